@@ -1,0 +1,81 @@
+import type { Redactor } from '../secrets/redactor.js';
+import { isTerminal, type EventInput, type NumberedEvent, type WorkerEvent } from './types.js';
+
+export type EventListener = (event: NumberedEvent) => void;
+
+/**
+ * A session's ordered event log while a job runs: it numbers and stamps
+ * events, redacts secrets before anyone sees them, keeps the history and fans
+ * out live events. Subscribers get history first, then live events, so a
+ * client can re-attach with Last-Event-ID and miss nothing.
+ */
+export class SessionEventLog {
+  private readonly history: NumberedEvent[];
+  private readonly listeners = new Set<{ listener: EventListener; onEnd: () => void }>();
+  private lastId: number;
+  private ended = false;
+
+  constructor(
+    private readonly redactor: Redactor,
+    previous: readonly NumberedEvent[] = [],
+    lastId = previous.at(-1)?.id ?? 0,
+    private readonly onAppend?: (event: NumberedEvent) => void,
+  ) {
+    this.history = [...previous];
+    this.lastId = lastId;
+  }
+
+  get lastEventId(): number {
+    return this.lastId;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  append(input: EventInput): NumberedEvent {
+    if (this.ended) throw new Error(`event log already ended; cannot append ${input.type}`);
+    const event = this.redactor.redactValue({ ...input, timestamp: new Date().toISOString() } as WorkerEvent);
+    const numbered: NumberedEvent = { id: ++this.lastId, event };
+    this.history.push(numbered);
+    this.onAppend?.(numbered);
+    for (const { listener } of [...this.listeners]) listener(numbered);
+    return numbered;
+  }
+
+  /** Every event so far, in order. */
+  events(): readonly NumberedEvent[] {
+    return this.history;
+  }
+
+  /** The terminal event of the current job, if it has been appended. */
+  terminalEvent(): WorkerEvent | undefined {
+    const last = this.history.at(-1)?.event;
+    return last && isTerminal(last) ? last : undefined;
+  }
+
+  /**
+   * Replays events with id > afterId, then delivers live ones until `end()`.
+   * Returns an unsubscribe function that is safe to call twice.
+   */
+  subscribe(afterId: number, listener: EventListener, onEnd: () => void): () => void {
+    for (const event of this.history) if (event.id > afterId) listener(event);
+    if (this.ended) {
+      onEnd();
+      return () => {};
+    }
+    const entry = { listener, onEnd };
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  /** Marks the log complete: live subscribers are told to finish. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const { onEnd } of [...this.listeners]) onEnd();
+    this.listeners.clear();
+  }
+}

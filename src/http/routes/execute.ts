@@ -1,0 +1,24 @@
+import type { FastifyInstance } from 'fastify';
+import { parseExecuteRequest } from '../execute-request.js';
+import { CONTAINER_ID, type ServerDeps } from '../server.js';
+import { openSseStream } from '../sse.js';
+
+/**
+ * POST /execute: validates, admits the job (or answers 4xx before any stream),
+ * then streams the job's events. A client that disconnects leaves the job
+ * running; it can re-attach through GET /sessions/:id/stream.
+ */
+export function registerExecuteRoute(app: FastifyInstance, { config, jobs, providers }: ServerDeps): void {
+  app.post('/execute', async (request, reply) => {
+    const executeRequest = parseExecuteRequest(request.body, config, providers);
+    const job = await jobs.start(executeRequest);
+
+    reply.hijack();
+    const stream = openSseStream(reply.raw, {
+      keepAliveMs: config.keepAliveMs,
+      headers: { 'X-Container-ID': CONTAINER_ID, 'X-Session-ID': job.sessionId },
+    });
+    const unsubscribe = job.log.subscribe(job.firstEventId - 1, (event) => stream.send(event), () => stream.close());
+    stream.onClose(unsubscribe);
+  });
+}

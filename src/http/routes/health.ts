@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import { CONTAINER_ID, type ServerDeps } from '../server.js';
+
+export function registerHealthRoutes(app: FastifyInstance, { jobs, store }: ServerDeps): void {
+  const snapshot = () => ({
+    workerStatus: jobs.isBusy ? ('busy' as const) : ('idle' as const),
+    runningJobs: jobs.runningCount,
+    maxConcurrentJobs: jobs.capacity,
+    accepting: jobs.isAccepting,
+    storage: store.kind,
+    containerId: CONTAINER_ID,
+    timestamp: new Date().toISOString(),
+  });
+
+  app.get('/health', async () => ({ status: 'ok', ...snapshot() }));
+
+  app.get('/status', async (_request, reply) => {
+    const state = snapshot();
+    if (state.workerStatus === 'busy') {
+      reply.status(429).header('Retry-After', '5');
+      return { status: 'busy', ...state, retryAfter: 5 };
+    }
+    return { status: 'idle', ...state };
+  });
+}

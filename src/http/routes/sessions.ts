@@ -1,0 +1,77 @@
+import fs from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { invalidField, WorkerError } from '../../errors/worker-error.js';
+import { localSessionPaths } from '../../jobs/local-session.js';
+import { isValidSessionId } from '../../sessions/session-id.js';
+import type { SessionMetadata } from '../../storage/types.js';
+import { CONTAINER_ID, type ServerDeps } from '../server.js';
+import { openSseStream, parseLastEventId } from '../sse.js';
+
+type SessionParams = { Params: { id: string } };
+
+export function registerSessionRoutes(app: FastifyInstance, { config, jobs, store }: ServerDeps): void {
+  app.get('/sessions', async () => {
+    const sessions = (await store.listSessions()).map(summaryOf);
+    sessions.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    return { count: sessions.length, sessions };
+  });
+
+  app.get<SessionParams>('/sessions/:id', async (request) => {
+    const id = sessionIdParam(request.params.id);
+    const metadata = await store.readMetadata(id);
+    if (!metadata) throw notFound(id);
+    return { ...metadata, running: jobs.get(id) !== undefined };
+  });
+
+  app.get<SessionParams>('/sessions/:id/stream', async (request, reply) => {
+    const id = sessionIdParam(request.params.id);
+    const afterId = parseLastEventId(request.headers['last-event-id']);
+    const job = jobs.get(id);
+    const stored = job ? undefined : await store.readMetadata(id);
+    if (!job && !stored) throw notFound(id);
+
+    reply.hijack();
+    const stream = openSseStream(reply.raw, {
+      keepAliveMs: config.keepAliveMs,
+      headers: { 'X-Container-ID': CONTAINER_ID, 'X-Session-ID': id },
+    });
+    if (job) {
+      const unsubscribe = job.log.subscribe(afterId, (event) => stream.send(event), () => stream.close());
+      stream.onClose(unsubscribe);
+      return;
+    }
+    for (const event of await store.readEvents(id)) if (event.id > afterId) stream.send(event);
+    stream.close();
+  });
+
+  app.delete<SessionParams>('/sessions/:id', async (request) => {
+    const id = sessionIdParam(request.params.id);
+    if (jobs.get(id)) throw new WorkerError('SESSION_BUSY', `Session ${id} is running; abort it first.`);
+    const deleted = await store.deleteSession(id);
+    await fs.rm(localSessionPaths(config.workspaceDir, id).root, { recursive: true, force: true });
+    if (!deleted) throw notFound(id);
+    return { sessionId: id, deleted: true };
+  });
+
+  app.post<SessionParams>('/sessions/:id/abort', async (request) => {
+    const id = sessionIdParam(request.params.id);
+    if (!jobs.abort(id, 'aborted by request')) {
+      throw new WorkerError('SESSION_NOT_FOUND', `Session ${id} is not running on this worker.`);
+    }
+    return { sessionId: id, aborted: true };
+  });
+}
+
+function summaryOf(metadata: SessionMetadata) {
+  const { sessionId, storage, provider, status, createdAt, updatedAt, title, branch } = metadata;
+  return { sessionId, storage, provider, status, createdAt, updatedAt, title, branch };
+}
+
+function sessionIdParam(id: string): string {
+  if (!isValidSessionId(id)) throw invalidField('sessionId', 'The session id is not valid.');
+  return id;
+}
+
+function notFound(id: string): WorkerError {
+  return new WorkerError('SESSION_NOT_FOUND', `Session ${id} does not exist.`);
+}

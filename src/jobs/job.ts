@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import type { SessionEventLog } from '../events/event-log.js';
+import type { ExecuteRequest } from '../http/execute-request.js';
+import type { SessionMetadata } from '../storage/types.js';
+
+export type JobPhase = 'prepare' | 'checkout' | 'agent' | 'commit' | 'persist' | 'done';
+
+/** One run of an agent for one session: its request, event log and abort handle. */
+export class Job {
+  readonly id = randomUUID();
+  readonly startedAt = Date.now();
+  readonly abortController = new AbortController();
+  phase: JobPhase = 'prepare';
+  /** Id of this job's `connected` event: where its own stream starts. */
+  firstEventId = 0;
+  /** The agent's conversation id, once known. */
+  agentSessionId: string | undefined;
+
+  constructor(
+    readonly sessionId: string,
+    readonly request: ExecuteRequest,
+    readonly log: SessionEventLog,
+    /** The stored metadata when resuming; undefined for a new session. */
+    readonly previous: SessionMetadata | undefined,
+  ) {}
+
+  get resuming(): boolean {
+    return this.previous !== undefined;
+  }
+
+  get aborted(): boolean {
+    return this.abortController.signal.aborted;
+  }
+
+  abort(reason: string): void {
+    if (!this.aborted) this.abortController.abort(new Error(reason));
+  }
+}

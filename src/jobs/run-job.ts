@@ -1,0 +1,190 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/env.js';
+import { JobError } from '../errors/worker-error.js';
+import type { StreamErrorCode } from '../errors/codes.js';
+import type { ProviderRunResult } from '../providers/types.js';
+import type { Redactor } from '../secrets/redactor.js';
+import type { SessionMetadata, SessionStatus, SessionStore } from '../storage/types.js';
+import type { Job } from './job.js';
+import {
+  createPrivateHome,
+  ensureLocalSession,
+  isLocalCopyCurrent,
+  localSessionPaths,
+  markSnapshot,
+  removePrivateHome,
+  type LocalSessionPaths,
+} from './local-session.js';
+import { titleFromRequest } from './title.js';
+
+export interface JobDeps {
+  config: Readonly<Config>;
+  store: SessionStore;
+  redactor: Redactor;
+  logger: Logger;
+}
+
+type Outcome = { ok: true; result: ProviderRunResult } | { ok: false; code: StreamErrorCode; message: string };
+
+/**
+ * Runs a job through its phases — prepare, run agent, persist — and always
+ * persists and cleans up, whichever phase failed. Never throws: every failure
+ * becomes the stream's final `error` event.
+ */
+export async function runJob(job: Job, deps: JobDeps): Promise<void> {
+  const { logger } = deps;
+  const releaseSecrets = deps.redactor.add(job.request.credentials.secrets);
+  const paths = localSessionPaths(deps.config.workspaceDir, job.sessionId);
+  let home: string | undefined;
+  let metadata = initialMetadata(job, deps.store.kind);
+  let outcome: Outcome;
+  try {
+    job.phase = 'prepare';
+    await prepareWorkspace(job, paths, deps);
+    await deps.store.writeMetadata(metadata);
+    home = await createPrivateHome(deps.config.workspaceDir);
+    throwIfAborted(job);
+
+    job.phase = 'agent';
+    const result = await runAgent(job, paths, home, deps);
+    outcome = { ok: true, result };
+  } catch (error) {
+    const failure = failureOf(job, error);
+    outcome = failure;
+    logger.warn({ sessionId: job.sessionId, phase: job.phase, code: failure.code, err: error }, 'job failed');
+  } finally {
+    if (home) await removePrivateHome(home).catch((error) => logger.error({ err: error }, 'could not remove home'));
+  }
+
+  job.phase = 'persist';
+  metadata = finalMetadata(metadata, outcome, job);
+  try {
+    await markSnapshot(paths, metadata.updatedAt);
+    await deps.store.saveArchive(job.sessionId, paths.root);
+    metadata.hasArchive = true;
+  } catch (error) {
+    logger.error({ sessionId: job.sessionId, err: error }, 'saving the session archive failed');
+    outcome = { ok: false, code: 'STORAGE_ERROR', message: `The session could not be saved: ${messageOf(error)}` };
+    metadata.status = 'failed';
+    metadata.lastError = { code: outcome.code, message: outcome.message };
+  }
+
+  job.log.append(terminalEvent(job, outcome));
+  metadata.lastEventId = job.log.lastEventId;
+  try {
+    await deps.store.writeEvents(job.sessionId, job.log.events());
+    await deps.store.writeMetadata(metadata);
+  } catch (error) {
+    logger.error({ sessionId: job.sessionId, err: error }, 'saving the session log failed');
+  }
+  job.phase = 'done';
+  job.log.end();
+  releaseSecrets();
+  logger.info(
+    { sessionId: job.sessionId, status: metadata.status, durationMs: Date.now() - job.startedAt },
+    'job finished',
+  );
+}
+
+async function prepareWorkspace(job: Job, paths: LocalSessionPaths, deps: JobDeps): Promise<void> {
+  const previous = job.previous;
+  if (previous?.hasArchive && !(await isLocalCopyCurrent(paths, previous.updatedAt))) {
+    job.log.append({ type: 'message', message: 'Restoring the session workspace from storage' });
+    try {
+      await deps.store.restoreArchive(job.sessionId, paths.root);
+    } catch (error) {
+      throw new JobError('STORAGE_ERROR', `The session workspace could not be restored: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+  await ensureLocalSession(paths);
+}
+
+async function runAgent(job: Job, paths: LocalSessionPaths, home: string, deps: JobDeps): Promise<ProviderRunResult> {
+  const { provider } = job.request;
+  let result: ProviderRunResult;
+  try {
+    result = await provider.run({
+      prompt: job.request.userRequest,
+      cwd: paths.workspace,
+      homeDir: home,
+      stateDir: paths.state,
+      credentials: job.request.credentials,
+      resumeAgentSessionId: job.previous?.provider === provider.name ? job.previous.agentSessionId : undefined,
+      options: job.request.providerOptions,
+      env: { ...deps.config.agentEnv },
+      signal: job.abortController.signal,
+      onMessage: (message) => {
+        job.log.append({ type: 'assistant_message', provider: provider.name, data: message });
+      },
+    });
+  } catch (error) {
+    if (job.aborted) throw abortedError();
+    throw new JobError('PROVIDER_ERROR', `${provider.name} failed: ${messageOf(error)}`, { cause: error });
+  }
+  throwIfAborted(job);
+  job.agentSessionId = result.agentSessionId ?? job.agentSessionId;
+  if (result.error) throw new JobError('PROVIDER_ERROR', result.error);
+  return result;
+}
+
+function initialMetadata(job: Job, storage: 'fs' | 's3'): SessionMetadata {
+  const now = new Date().toISOString();
+  const previous = job.previous;
+  return {
+    ...(previous ?? {
+      sessionId: job.sessionId,
+      createdAt: now,
+      title: titleFromRequest(job.request.userRequest),
+      lastEventId: 0,
+      turns: 0,
+      hasArchive: false,
+    }),
+    provider: job.request.provider.name,
+    status: 'running',
+    updatedAt: now,
+    storage,
+    lastError: undefined,
+  };
+}
+
+function finalMetadata(metadata: SessionMetadata, outcome: Outcome, job: Job): SessionMetadata {
+  const status: SessionStatus = outcome.ok ? 'completed' : outcome.code === 'ABORTED' ? 'aborted' : 'failed';
+  return {
+    ...metadata,
+    status,
+    updatedAt: new Date().toISOString(),
+    turns: metadata.turns + 1,
+    agentSessionId: job.agentSessionId ?? metadata.agentSessionId,
+    lastError: outcome.ok ? undefined : { code: outcome.code, message: outcome.message },
+  };
+}
+
+function terminalEvent(job: Job, outcome: Outcome) {
+  if (!outcome.ok) return { type: 'error' as const, error: outcome.message, code: outcome.code };
+  return {
+    type: 'completed' as const,
+    sessionId: job.sessionId,
+    duration_ms: Date.now() - job.startedAt,
+    ...(outcome.result.usage ? { usage: outcome.result.usage } : {}),
+  };
+}
+
+function failureOf(job: Job, error: unknown): Outcome & { ok: false } {
+  if (job.aborted) return { ok: false, code: 'ABORTED', message: abortedError().message };
+  if (error instanceof JobError) return { ok: false, code: error.code, message: error.message };
+  return { ok: false, code: 'UNKNOWN_ERROR', message: messageOf(error) };
+}
+
+function throwIfAborted(job: Job): void {
+  if (job.aborted) throw abortedError();
+}
+
+function abortedError(): JobError {
+  return new JobError('ABORTED', 'The job was aborted.');
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

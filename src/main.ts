@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import { configSecrets, ConfigError, loadConfig } from './config/env.js';
+import { buildServer } from './http/server.js';
+import { JobManager } from './jobs/job-manager.js';
+import { createLogger } from './logging/logger.js';
+import { ProviderRegistry } from './providers/registry.js';
+import { Redactor } from './secrets/redactor.js';
+import { createSessionStore } from './storage/factory.js';
+
+/** Wires configuration, logging, storage, jobs and HTTP together, and owns the process lifecycle. */
+async function main(): Promise<void> {
+  if (fs.existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfig();
+  const redactor = new Redactor();
+  redactor.add(configSecrets(config));
+  const logger = createLogger(config.logLevel, redactor);
+
+  const store = await createSessionStore(config.storage);
+  await store.init();
+  fs.mkdirSync(config.workspaceDir, { recursive: true, mode: 0o700 });
+
+  const jobs = new JobManager({ config, store, redactor, logger, maxConcurrentJobs: config.maxConcurrentJobs });
+  const app = buildServer({ config, logger, jobs, store, providers: new ProviderRegistry() });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string, exitCode = 0) => {
+    stopping ??= (async () => {
+      logger.info({ reason, running: jobs.runningCount }, 'worker stopping');
+      await jobs.shutdown(config.shutdownGraceMs);
+      await app.close();
+      logger.info({ reason }, 'worker stopped');
+      logger.flush();
+      process.exit(exitCode);
+    })();
+    return stopping;
+  };
+
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  if (config.exitAfterJob) {
+    // Swarm's ephemeral workers: one job, save it, exit 0 and let the orchestrator restart us.
+    jobs.once('finished', () => void stop('EXIT_AFTER_JOB'));
+  }
+
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  logger.info(
+    { url: `http://${shownHost}:${port}`, storage: store.kind, maxConcurrentJobs: config.maxConcurrentJobs },
+    'worker listening',
+  );
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(78);
+  }
+  process.stderr.write(`ai-coding-worker failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

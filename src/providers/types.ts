@@ -1,0 +1,90 @@
+/**
+ * The contract every coding agent implements. An agent's quirks (SDK options,
+ * environment, credential files, message shapes) live in its own file; the job
+ * runner only sees this interface.
+ */
+
+/** One block of a multi-part user request, as accepted on the wire. */
+export type UserContentBlock =
+  | { type: 'text'; text: string }
+  | {
+      type: 'image';
+      source: { type: 'base64'; media_type: 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp'; data: string };
+    };
+
+export type UserRequest = string | UserContentBlock[];
+
+/** Options a client may pass through `providerOptions`; providers ignore what they do not support. */
+export interface ProviderOptions {
+  model?: string;
+  permissionMode?: string;
+  skipPermissions?: boolean;
+  maxTurns?: number;
+  [key: string]: unknown;
+}
+
+export interface ProviderCapabilities {
+  images: boolean;
+  resume: boolean;
+}
+
+/** Credentials after validation: the provider's own shape plus the raw secret strings to redact. */
+export interface ParsedCredentials {
+  /** Every string that must never be logged, stored or passed in argv. */
+  secrets: string[];
+  /** Provider-specific value, opaque to the rest of the worker. */
+  value: unknown;
+}
+
+export interface ProviderRunInput {
+  prompt: UserRequest;
+  /** The folder the agent works in (the session workspace, or its `directory` inside a repo). */
+  cwd: string;
+  /** The job's private, temporary home (mode 0700); removed by the job runner when the job ends. */
+  homeDir: string;
+  /**
+   * The session's persisted agent state folder. Restored from the store before the run; whatever
+   * the provider leaves here is saved with the session. Never put credentials here.
+   */
+  stateDir: string;
+  credentials: ParsedCredentials;
+  /** The provider's own conversation id from the previous turn, when resuming. */
+  resumeAgentSessionId?: string;
+  options: ProviderOptions;
+  /** Worker environment values the agent must receive (e.g. ANTHROPIC_BASE_URL). */
+  env: Record<string, string>;
+  signal: AbortSignal;
+  /** Called with every message the agent's SDK yields, unchanged. */
+  onMessage: (message: unknown) => void;
+}
+
+export interface ProviderUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheReadInputTokens?: number;
+  cacheCreationInputTokens?: number;
+  costUsd?: number;
+}
+
+export interface ProviderRunResult {
+  /** The agent's conversation id, stored so the next turn can resume it. */
+  agentSessionId?: string;
+  /** Set when the agent reported a failure (model error, max turns, ...). */
+  error?: string;
+  usage?: ProviderUsage;
+}
+
+export interface Provider {
+  /** Canonical name stored in session metadata, e.g. `claude-code`. */
+  readonly name: string;
+  /** Every accepted spelling (case-insensitive), including `name`. */
+  readonly aliases: readonly string[];
+  readonly capabilities: ProviderCapabilities;
+  /**
+   * Validates the request's credentials before any stream starts.
+   * Throws a `WorkerError` with code VALIDATION_ERROR when the form is wrong.
+   */
+  parseCredentials(raw: unknown): ParsedCredentials;
+  /** Runs one turn of the agent to completion (or abort). */
+  run(input: ProviderRunInput): Promise<ProviderRunResult>;
+}
