@@ -109,10 +109,9 @@ export function parseExecuteRequest(
   }
   const result = bodySchema.safeParse(body);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
+    const issue = innermostIssue(result.error.issues[0]!);
     const field = issue.path.map(String).join('.');
-    const problem = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    throw invalidField(field, `${field} ${problem}`);
+    throw invalidField(field, `${field} ${describeIssue(issue, valueAt(body, issue.path))}`);
   }
   const input = result.data;
 
@@ -190,6 +189,35 @@ export function isAllowedRepoUrl(repoUrl: string, prefixes: readonly string[]): 
   if (url.username || url.password) return false;
   if (/[\s\\]/.test(repoUrl) || repoUrl.includes('::')) return false;
   return prefixes.some((prefix) => repoUrl.startsWith(prefix));
+}
+
+/** For a union, the issue of the branch that matched the value's shape, with its full path. */
+function innermostIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union') return issue;
+  const branch = issue.errors.find((issues) => issues.length > 0 && !(issues[0]!.code === 'invalid_type' && issues[0]!.path.length === 0));
+  if (!branch) return issue;
+  const inner = branch[0]!;
+  return innermostIssue({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+  if (value === undefined && issue.code !== 'invalid_union') return 'is required';
+  if (issue.code === 'invalid_union') {
+    return issue.path.length === 1
+      ? 'must be a non-empty string or a non-empty array of text and image blocks'
+      : 'must be a {"type":"text","text":...} or {"type":"image","source":{...}} block';
+  }
+  if (issue.code === 'invalid_type') return issue.expected === 'int' ? 'must be a whole number' : `must be of type ${issue.expected}`;
+  return issue.message;
+}
+
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let current = body;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
 }
 
 function fromEnv<T>(value: T | undefined, fallback: string | undefined): T | string | undefined {

@@ -26,7 +26,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.maxRequestBytes,
-    disableRequestLogging: false,
     // Long agent runs stream for a long time; never cut them off.
     requestTimeout: 0,
     return503OnClosing: true,
