@@ -59,6 +59,9 @@ const envSchema = z
     }
   });
 
+/** Every variable the worker reads, for the documentation check. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface Config {
   port: number;
   host: string;

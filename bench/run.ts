@@ -1,0 +1,16 @@
+/**
+ * Runs every benchmark and prints Markdown for docs/benchmarks.md.
+ * Usage: `npm run bench` (builds first; set BENCH_RUNS to change the repetitions).
+ */
+import os from 'node:os';
+import { benchWorkerOverhead } from './worker-overhead.js';
+
+const sections: Array<[string, () => Promise<string>]> = [['Worker overhead (issue #2)', benchWorkerOverhead]];
+
+console.log(`# Benchmark run ${new Date().toISOString()}`);
+console.log(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n`);
+for (const [title, bench] of sections) {
+  console.log(`## ${title}\n`);
+  console.log(await bench());
+  console.log('');
+}
