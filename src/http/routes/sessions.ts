@@ -18,9 +18,12 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
 
   app.get<SessionParams>('/sessions/:id', async (request) => {
     const id = sessionIdParam(request.params.id);
+    const job = jobs.get(id);
     const metadata = await store.readMetadata(id);
-    if (!metadata) throw notFound(id);
-    return { ...metadata, running: jobs.get(id) !== undefined };
+    if (metadata) return { ...metadata, running: job !== undefined };
+    // A brand-new session is only stored once its job has prepared its workspace.
+    if (job) return { sessionId: id, provider: job.request.provider.name, status: 'running', running: true };
+    throw notFound(id);
   });
 
   app.get<SessionParams>('/sessions/:id/stream', async (request, reply) => {
