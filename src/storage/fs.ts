@@ -1,17 +1,30 @@
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { NumberedEvent } from '../events/types.js';
 import { isValidSessionId } from '../sessions/session-id.js';
 import { createArchiveStream, extractArchiveStream } from './archive.js';
-import { writeFileAtomic, writeStreamAtomic } from './atomic-file.js';
-import type { SessionMetadata, SessionStore } from './types.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { DigestStream, extractVerified, parsePointer, type ArchivePointer } from './integrity.js';
+import { acquireFsLease } from './lease.js';
+import type { Lease, SessionMetadata, SessionStore } from './types.js';
 
 const METADATA = 'metadata.json';
 const EVENTS = 'events.jsonl';
-const ARCHIVE = 'archive.tar';
+const POINTER = 'archive.json';
+/** Archives written before archives were verified; restored as they are. */
+const LEGACY_ARCHIVE = 'archive.tar';
+const ARCHIVE_FILE = /^archive-[0-9a-z-]+\.tar$/;
 
-/** Sessions on local disk: `<root>/<sessionId>/{metadata.json,events.jsonl,archive.tar}`. */
+/**
+ * Sessions on local disk: `<root>/<sessionId>/` holds `metadata.json`,
+ * `events.jsonl`, `archive-<stamp>.tar` (plain tar: a local disk gains little
+ * from compression, see docs/storage.md), `archive.json` (the pointer to the
+ * current archive with its sha256) and `lease.json` (the session lock).
+ */
 export class FsSessionStore implements SessionStore {
   readonly kind = 'fs' as const;
 
@@ -57,15 +70,57 @@ export class FsSessionStore implements SessionStore {
   }
 
   async saveArchive(sessionId: string, sourceDir: string): Promise<void> {
+    await this.saveArchiveStream(sessionId, createArchiveStream(sourceDir));
+  }
+
+  /**
+   * Stores `source` (a tar stream) as the session's archive: a new file, then
+   * the pointer switched atomically, then older archives removed. A failure
+   * at any point leaves the previous archive current.
+   */
+  async saveArchiveStream(sessionId: string, source: Readable): Promise<void> {
     await this.ensureDir(sessionId);
-    await writeStreamAtomic(this.file(sessionId, ARCHIVE), createArchiveStream(sourceDir));
+    const name = `archive-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}.tar`;
+    const file = this.file(sessionId, name);
+    const digest = new DigestStream();
+    try {
+      await pipeline(source, digest, createWriteStream(file, { mode: 0o600 }));
+      const handle = await fs.open(file, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const pointer: ArchivePointer = {
+        name,
+        sha256: digest.digest(),
+        size: digest.bytes,
+        encoding: 'identity',
+        savedAt: new Date().toISOString(),
+      };
+      await writeFileAtomic(this.file(sessionId, POINTER), JSON.stringify(pointer, null, 2));
+    } catch (error) {
+      await fs.rm(file, { force: true });
+      throw error;
+    }
+    await this.removeArchivesExcept(sessionId, name);
   }
 
   async restoreArchive(sessionId: string, targetDir: string): Promise<boolean> {
-    const file = this.file(sessionId, ARCHIVE);
-    if (!(await exists(file))) return false;
-    await extractArchiveStream(createReadStream(file), targetDir);
+    const pointerText = await readIfExists(this.file(sessionId, POINTER));
+    if (pointerText === undefined) {
+      const legacy = this.file(sessionId, LEGACY_ARCHIVE);
+      if (!(await exists(legacy))) return false;
+      await extractArchiveStream(createReadStream(legacy), targetDir);
+      return true;
+    }
+    const pointer = parsePointer(pointerText);
+    await extractVerified(createReadStream(this.file(sessionId, pointer.name)), pointer, targetDir);
     return true;
+  }
+
+  async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease | undefined> {
+    return acquireFsLease(sessionId, this.dir(sessionId), owner, ttlMs);
   }
 
   async deleteSession(sessionId: string): Promise<boolean> {
@@ -89,6 +144,16 @@ export class FsSessionStore implements SessionStore {
 
   private async ensureDir(sessionId: string): Promise<void> {
     await fs.mkdir(this.dir(sessionId), { recursive: true, mode: 0o700 });
+  }
+
+  /** Removes superseded archives, and those a crash mid-save left behind. */
+  private async removeArchivesExcept(sessionId: string, current: string): Promise<void> {
+    const names = await fs.readdir(this.dir(sessionId)).catch(() => [] as string[]);
+    await Promise.all(
+      names
+        .filter((name) => name !== current && (ARCHIVE_FILE.test(name) || name === LEGACY_ARCHIVE))
+        .map((name) => fs.rm(this.file(sessionId, name), { force: true })),
+    );
   }
 }
 

@@ -10,13 +10,15 @@ export interface SessionMetadata {
   createdAt: string;
   updatedAt: string;
   title?: string;
+  /** The session's own git branch, when it has a repository. */
   branch?: string;
   /** The agent's own conversation id, used to resume it. */
   agentSessionId?: string;
   /** Highest event id in the log; the next event gets this + 1. */
   lastEventId: number;
   turns: number;
-  github?: { repoUrl: string; branch?: string; directory?: string };
+  /** The repository and where the session's clone is (never a token). */
+  github?: { repoUrl: string; directory?: string; baseBranch?: string; repoPath?: string };
   lastError?: { code: string; message: string };
   /** Whether a workspace archive was saved. */
   hasArchive: boolean;
@@ -45,4 +47,23 @@ export interface SessionStore {
   restoreArchive(sessionId: string, targetDir: string): Promise<boolean>;
   /** Removes every trace of the session; false when it did not exist. */
   deleteSession(sessionId: string): Promise<boolean>;
+  /**
+   * Takes the session's lock for `ttlMs`, so only one worker runs it at a
+   * time. Undefined when another holder's lease is still live (an expired
+   * lease is taken over). Holding a lease is exclusive, even for the same
+   * `owner` string.
+   */
+  acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
+}
+
+/** A held session lock. Renew it well before its time-to-live runs out. */
+export interface Lease {
+  readonly sessionId: string;
+  readonly owner: string;
+  /** When the lease lapses unless renewed (epoch ms, by the holder's clock). */
+  readonly expiresAt: number;
+  /** Extends the lease by its time-to-live; false when it was lost (expired and taken over, or deleted). */
+  renew(): Promise<boolean>;
+  /** Gives the lease up; a no-op when it was already lost. */
+  release(): Promise<void>;
 }
