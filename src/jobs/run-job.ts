@@ -15,6 +15,7 @@ import {
   removePrivateHome,
   type LocalSessionPaths,
 } from './local-session.js';
+import { RepositorySteps, storedRepositoryCwd, withCheckout } from './repository-steps.js';
 import { titleFromRequest } from './title.js';
 
 export interface JobDeps {
@@ -24,7 +25,9 @@ export interface JobDeps {
   logger: Logger;
 }
 
-type Outcome = { ok: true; result: ProviderRunResult } | { ok: false; code: StreamErrorCode; message: string };
+type Outcome =
+  | { ok: true; result: ProviderRunResult; branch?: string; commitHash?: string }
+  | { ok: false; code: StreamErrorCode; message: string };
 
 /**
  * Runs a job through its phases — prepare, run agent, persist — and always
@@ -33,7 +36,7 @@ type Outcome = { ok: true; result: ProviderRunResult } | { ok: false; code: Stre
  */
 export async function runJob(job: Job, deps: JobDeps): Promise<void> {
   const { logger } = deps;
-  const releaseSecrets = deps.redactor.add(job.request.credentials.secrets);
+  const releaseSecrets = deps.redactor.add([...job.request.credentials.secrets, job.request.github?.accessToken]);
   const paths = localSessionPaths(deps.config.workspaceDir, job.sessionId);
   let home: string | undefined;
   let metadata = initialMetadata(job, deps.store.kind);
@@ -45,9 +48,22 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
     home = await createPrivateHome(deps.config.workspaceDir);
     throwIfAborted(job);
 
+    job.phase = 'checkout';
+    const repository = job.request.github ? new RepositorySteps(job, paths.workspace, home, deps) : undefined;
+    const checkout = await repository?.checkout();
+    if (checkout) {
+      metadata = withCheckout(metadata, checkout, job);
+      await deps.store.writeMetadata(metadata);
+    }
+    throwIfAborted(job);
+
     job.phase = 'agent';
-    const result = await runAgent(job, paths, home, deps);
-    outcome = { ok: true, result };
+    const cwd = checkout?.agentCwd ?? storedRepositoryCwd(job.previous, paths.workspace) ?? paths.workspace;
+    const result = await runAgent(job, paths, cwd, home, deps);
+
+    job.phase = 'commit';
+    const commit = checkout && job.request.autoCommit ? await repository!.commitAndPush(checkout) : undefined;
+    outcome = { ok: true, result, branch: commit?.branch ?? checkout?.branch, commitHash: commit?.commitHash };
   } catch (error) {
     const failure = failureOf(job, error);
     outcome = failure;
@@ -101,13 +117,19 @@ async function prepareWorkspace(job: Job, paths: LocalSessionPaths, deps: JobDep
   await ensureLocalSession(paths);
 }
 
-async function runAgent(job: Job, paths: LocalSessionPaths, home: string, deps: JobDeps): Promise<ProviderRunResult> {
+async function runAgent(
+  job: Job,
+  paths: LocalSessionPaths,
+  cwd: string,
+  home: string,
+  deps: JobDeps,
+): Promise<ProviderRunResult> {
   const { provider } = job.request;
   let result: ProviderRunResult;
   try {
     result = await provider.run({
       prompt: job.request.userRequest,
-      cwd: paths.workspace,
+      cwd,
       homeDir: home,
       stateDir: paths.state,
       credentials: job.request.credentials,
@@ -167,6 +189,8 @@ function terminalEvent(job: Job, outcome: Outcome) {
     type: 'completed' as const,
     sessionId: job.sessionId,
     duration_ms: Date.now() - job.startedAt,
+    ...(outcome.branch ? { branch: outcome.branch } : {}),
+    ...(outcome.commitHash ? { commitHash: outcome.commitHash } : {}),
     ...(outcome.result.usage ? { usage: outcome.result.usage } : {}),
   };
 }

@@ -10,6 +10,7 @@ import type { Options, SDKMessage, SDKResultMessage, SDKUserMessage, SpawnedProc
 import { invalidField } from '../errors/worker-error.js';
 import { CREDENTIALS_FILE, installClaudeCredentials, parseClaudeCredentials } from './claude-credentials.js';
 import { findMarkedProcesses, stopMarkedProcesses } from './process-sweep.js';
+import { generateClaudeText } from './claude-text.js';
 import type { Provider, ProviderRunInput, ProviderRunResult, ProviderUsage, UserRequest } from './types.js';
 
 const PERMISSION_MODES = ['default', 'acceptEdits', 'bypassPermissions', 'plan'] as const;
@@ -42,6 +43,7 @@ export const claudeCodeProvider: Provider = {
   capabilities: { images: true, resume: true },
   parseCredentials: parseClaudeCredentials,
   run: runClaudeCode,
+  generateText: generateClaudeText,
 };
 
 async function runClaudeCode(input: ProviderRunInput): Promise<ProviderRunResult> {

@@ -87,4 +87,17 @@ export interface Provider {
   parseCredentials(raw: unknown): ParsedCredentials;
   /** Runs one turn of the agent to completion (or abort). */
   run(input: ProviderRunInput): Promise<ProviderRunResult>;
+  /**
+   * Optional: a short one-shot completion with the request's own credentials, used for session
+   * titles, branch names and commit messages. Callers bound it in time and fall back when it fails.
+   */
+  generateText?(input: GenerateTextInput): Promise<string>;
+}
+
+export interface GenerateTextInput {
+  prompt: string;
+  credentials: ParsedCredentials;
+  /** Worker environment values for the agent (e.g. ANTHROPIC_BASE_URL). */
+  env: Record<string, string>;
+  signal: AbortSignal;
 }

@@ -1,0 +1,69 @@
+import type { Redactor } from '../secrets/redactor.js';
+import { runGit, summarizeGitError, type GitResult } from './git-command.js';
+import { createGitEnvironment, type GitEnvironment } from './git-env.js';
+
+/** A failed git command, with its output already redacted. */
+export class GitCommandError extends Error {
+  readonly result: GitResult;
+
+  constructor(action: string, result: GitResult, redactor: Redactor) {
+    super(redactor.redact(`${action} failed: ${summarizeGitError(result)}`));
+    this.name = 'GitCommandError';
+    this.result = { ...result, stdout: redactor.redact(result.stdout), stderr: redactor.redact(result.stderr) };
+  }
+}
+
+export interface GitCallOptions {
+  cwd: string;
+  /** Send the access token (clone, fetch, push). */
+  auth?: boolean;
+  input?: string;
+  onStderrLine?: (line: string) => void;
+}
+
+/** Git bound to one job: its environment, its abort signal and its redactor. */
+export interface GitClient {
+  readonly repoUrl: string;
+  /** True when an access token is configured for network commands. */
+  readonly authenticated: boolean;
+  readonly redactor: Redactor;
+  /** Runs git; a non-zero exit is returned, not thrown. Output is not yet redacted. */
+  run(args: readonly string[], options: GitCallOptions): Promise<GitResult>;
+  /** Runs git and returns trimmed stdout; throws GitCommandError (redacted) on a non-zero exit. */
+  check(action: string, args: readonly string[], options: GitCallOptions): Promise<string>;
+}
+
+export interface GitClientInput {
+  homeDir: string;
+  repoUrl: string;
+  accessToken?: string;
+  author?: { name: string; email: string };
+  signal: AbortSignal;
+  redactor: Redactor;
+}
+
+/** Creates the client and registers its secrets; call `release` when the phase ends. */
+export function createGitClient(input: GitClientInput): { git: GitClient; release: () => void } {
+  const env: GitEnvironment = createGitEnvironment(input);
+  const release = input.redactor.add(env.secrets);
+  const run = (args: readonly string[], options: GitCallOptions): Promise<GitResult> =>
+    runGit(args, {
+      cwd: options.cwd,
+      env: options.auth ? env.network : env.local,
+      signal: input.signal,
+      input: options.input,
+      onStderrLine: options.onStderrLine,
+    });
+  const git: GitClient = {
+    repoUrl: input.repoUrl,
+    authenticated: Boolean(input.accessToken),
+    redactor: input.redactor,
+    run,
+    async check(action, args, options) {
+      const result = await run(args, options);
+      if (result.code !== 0) throw new GitCommandError(action, result, input.redactor);
+      return result.stdout.trim();
+    },
+  };
+  return { git, release };
+}
