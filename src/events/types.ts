@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { STREAM_ERROR_CODES } from '../errors/codes.js';
+import { normalizedItemSchema } from './normalized.js';
+import { usageSchema } from './usage.js';
 
 /**
  * Every event a stream can carry, defined once. The TypeScript types and the
@@ -18,14 +20,6 @@ const commitStages = [
   'push_failed',
   'completed',
 ] as const;
-
-export const usageSchema = z.object({
-  inputTokens: z.number().optional(),
-  outputTokens: z.number().optional(),
-  cacheReadInputTokens: z.number().optional(),
-  cacheCreationInputTokens: z.number().optional(),
-  costUsd: z.number().optional(),
-});
 
 export const eventSchemas = {
   connected: z.object({
@@ -64,6 +58,8 @@ export const eventSchemas = {
     ...base,
     provider: z.string(),
     data: z.unknown(),
+    /** The same message in the provider-neutral, versioned view (see normalized.ts). */
+    normalized: z.array(normalizedItemSchema).optional(),
   }),
   commit_progress: z.object({
     type: z.literal('commit_progress'),

@@ -138,7 +138,13 @@ async function runAgent(
       env: { ...deps.config.agentEnv },
       signal: job.abortController.signal,
       onMessage: (message) => {
-        job.log.append({ type: 'assistant_message', provider: provider.name, data: message });
+        const normalized = provider.normalize?.(message);
+        job.log.append({
+          type: 'assistant_message',
+          provider: provider.name,
+          data: message,
+          ...(normalized && normalized.length > 0 ? { normalized } : {}),
+        });
       },
     });
   } catch (error) {

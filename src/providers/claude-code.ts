@@ -10,6 +10,7 @@ import type { Options, SDKMessage, SDKResultMessage, SDKUserMessage, SpawnedProc
 import { invalidField } from '../errors/worker-error.js';
 import { CREDENTIALS_FILE, installClaudeCredentials, parseClaudeCredentials } from './claude-credentials.js';
 import { findMarkedProcesses, stopMarkedProcesses } from './process-sweep.js';
+import { normalizeClaudeMessage } from './claude-normalize.js';
 import { generateClaudeText } from './claude-text.js';
 import type { Provider, ProviderRunInput, ProviderRunResult, ProviderUsage, UserRequest } from './types.js';
 
@@ -44,6 +45,7 @@ export const claudeCodeProvider: Provider = {
   parseCredentials: parseClaudeCredentials,
   run: runClaudeCode,
   generateText: generateClaudeText,
+  normalize: normalizeClaudeMessage,
 };
 
 async function runClaudeCode(input: ProviderRunInput): Promise<ProviderRunResult> {

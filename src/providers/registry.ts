@@ -1,8 +1,9 @@
 import { claudeCodeProvider } from './claude-code.js';
+import { codexProvider } from './codex.js';
 import type { Provider } from './types.js';
 
 /** Every provider the worker knows. Adding a provider is one file plus one line here. */
-const PROVIDERS: readonly Provider[] = [claudeCodeProvider];
+const PROVIDERS: readonly Provider[] = [claudeCodeProvider, codexProvider];
 
 export class ProviderRegistry {
   private readonly byAlias = new Map<string, Provider>();

@@ -1,3 +1,5 @@
+import type { NormalizedItem } from '../events/normalized.js';
+
 /**
  * The contract every coding agent implements. An agent's quirks (SDK options,
  * environment, credential files, message shapes) live in its own file; the job
@@ -85,6 +87,8 @@ export interface Provider {
    * Throws a `WorkerError` with code VALIDATION_ERROR when the form is wrong.
    */
   parseCredentials(raw: unknown): ParsedCredentials;
+  /** Maps one of the provider's own messages to the provider-neutral view; never throws. */
+  normalize?(message: unknown): NormalizedItem[];
   /** Runs one turn of the agent to completion (or abort). */
   run(input: ProviderRunInput): Promise<ProviderRunResult>;
   /**
