@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { configSecrets, ConfigError, loadConfig } from './config/env.js';
 import { buildServer } from './http/server.js';
 import { JobManager } from './jobs/job-manager.js';
+import { resavePendingSessions } from './jobs/session-saver.js';
 import { createLogger } from './logging/logger.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { Redactor } from './secrets/redactor.js';
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   await store.init();
   fs.mkdirSync(config.workspaceDir, { recursive: true, mode: 0o700 });
 
-  const jobs = new JobManager({ config, store, redactor, logger, maxConcurrentJobs: config.maxConcurrentJobs });
+  const jobs = new JobManager({ config, store, redactor, logger });
   const app = buildServer({ config, logger, jobs, store, providers: new ProviderRegistry() });
 
   let stopping: Promise<void> | undefined;
@@ -46,6 +47,9 @@ async function main(): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  void resavePendingSessions(config.workspaceDir, store, config.workerId, config.leaseTtlMs, logger).catch((error: unknown) =>
+    logger.warn({ err: error }, 'could not look for pending sessions'),
+  );
   logger.info(
     { url: `http://${shownHost}:${port}`, storage: store.kind, maxConcurrentJobs: config.maxConcurrentJobs },
     'worker listening',

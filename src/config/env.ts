@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -52,6 +53,10 @@ const envSchema = z
     MAX_REQUEST_BYTES: integer(1024).default(10 * 1024 * 1024),
     SHUTDOWN_GRACE_MS: integer(0).default(30_000),
     KEEPALIVE_MS: integer(100).default(15_000),
+    SESSION_LEASE_TTL_MS: integer(1_000).default(60_000),
+    CHECKPOINT_INTERVAL_MS: integer(100).default(5_000),
+    SAVE_RETRY_ATTEMPTS: integer(1, 20).default(4),
+    WORKER_ID: optionalString,
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE === 's3' && !env.MINIO_ENDPOINT) {
@@ -83,6 +88,14 @@ export interface Config {
   maxRequestBytes: number;
   shutdownGraceMs: number;
   keepAliveMs: number;
+  /** How long a session lock lives unless renewed; a dead worker's sessions free up after this. */
+  leaseTtlMs: number;
+  /** How often a running job's event log and metadata are flushed to the store. */
+  checkpointIntervalMs: number;
+  /** Attempts at saving a finished session before it is kept locally for a later save. */
+  saveRetryAttempts: number;
+  /** Names this worker as the holder of session locks. */
+  workerId: string;
 }
 
 export class ConfigError extends Error {
@@ -145,6 +158,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     maxRequestBytes: env.MAX_REQUEST_BYTES,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     keepAliveMs: env.KEEPALIVE_MS,
+    leaseTtlMs: env.SESSION_LEASE_TTL_MS,
+    checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,
+    saveRetryAttempts: env.SAVE_RETRY_ATTEMPTS,
+    workerId: env.WORKER_ID ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
   return deepFreeze(config);
 }

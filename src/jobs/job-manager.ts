@@ -1,35 +1,40 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from 'pino';
 import { WorkerError } from '../errors/worker-error.js';
 import { SessionEventLog } from '../events/event-log.js';
+import type { NumberedEvent } from '../events/types.js';
 import type { ExecuteRequest } from '../http/execute-request.js';
-import type { Redactor } from '../secrets/redactor.js';
 import { newSessionId } from '../sessions/session-id.js';
-import type { SessionMetadata, SessionStore } from '../storage/types.js';
+import type { Lease, SessionMetadata } from '../storage/types.js';
 import { Job } from './job.js';
+import { localSessionPaths } from './local-session.js';
+import { flushPendingSave, readPendingSave } from './session-saver.js';
 import { runJob, type JobDeps } from './run-job.js';
 import { JobSlots } from './slots.js';
 
 /** How long a client that got 429 should wait before trying again, in seconds. */
 const RETRY_AFTER_SECONDS = 5;
 
+interface Admitted {
+  previous?: SessionMetadata;
+  history: NumberedEvent[];
+  lease: Lease;
+}
+
 /**
- * Admits jobs (slots, one job per session, shutdown), keeps the running ones
- * by session id for abort and live streams, and reports when each finishes.
+ * Admits jobs (slots, one job per session across workers, shutdown), keeps
+ * the running ones by session id for abort and live streams, and reports when
+ * each finishes.
  */
 export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
   private readonly slots: JobSlots;
   private readonly running = new Map<string, { job: Job; done: Promise<void> }>();
+  /** Sessions between admission and start (their lock and history are being read). */
+  private readonly starting = new Set<string>();
   private accepting = true;
 
-  constructor(
-    private readonly deps: JobDeps & { maxConcurrentJobs: number },
-    private readonly store: SessionStore = deps.store,
-    private readonly redactor: Redactor = deps.redactor,
-    private readonly logger: Logger = deps.logger,
-  ) {
+  constructor(private readonly deps: JobDeps) {
     super();
-    this.slots = new JobSlots(deps.maxConcurrentJobs);
+    this.slots = new JobSlots(deps.config.maxConcurrentJobs);
   }
 
   get isBusy(): boolean {
@@ -54,48 +59,32 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
 
   /**
    * Admits and starts a job. Throws a WorkerError for 404 (unknown session to
-   * resume), 409 (session already running), 429 (no slot) and 503 (stopping).
+   * resume), 409 (session running here or on another worker), 429 (no slot)
+   * and 503 (stopping).
    */
   async start(request: ExecuteRequest): Promise<Job> {
-    const requestedId = request.resumeSessionId ?? request.websiteSessionId;
-    if (requestedId && this.running.has(requestedId)) throw sessionBusy(requestedId);
-    this.assertAdmissible();
-
-    const previous = requestedId ? await this.store.readMetadata(requestedId) : undefined;
-    if (request.resumeSessionId && !previous) {
-      throw new WorkerError('SESSION_NOT_FOUND', `Session ${request.resumeSessionId} does not exist.`, {
-        field: 'resumeSessionId',
+    const sessionId = request.resumeSessionId ?? request.websiteSessionId ?? newSessionId();
+    // Synchronous up to the reservation, so two requests cannot both pass the
+    // checks for the last slot or for the same session.
+    if (this.running.has(sessionId) || this.starting.has(sessionId)) throw sessionBusy(sessionId);
+    if (!this.accepting) throw new WorkerError('SHUTTING_DOWN');
+    const release = this.slots.tryAcquire();
+    if (!release) {
+      throw new WorkerError('WORKER_BUSY', 'The worker has no free job slot; retry later.', {
+        retryAfter: RETRY_AFTER_SECONDS,
       });
     }
-    const history = previous ? await this.store.readEvents(previous.sessionId) : [];
-    const sessionId = requestedId ?? newSessionId();
-
-    // Everything from here to the map insert is synchronous, so two requests
-    // cannot both pass the checks for the last slot or the same session.
-    if (this.running.has(sessionId)) throw sessionBusy(sessionId);
-    this.assertAdmissible();
-    const release = this.slots.tryAcquire()!;
-
-    const log = new SessionEventLog(this.redactor, history, Math.max(previous?.lastEventId ?? 0, history.at(-1)?.id ?? 0));
-    const job = new Job(sessionId, request, log, previous);
-    job.firstEventId = log.append({
-      type: 'connected',
-      sessionId,
-      resuming: previous !== undefined,
-      ...(previous ? { resumedFrom: previous.sessionId } : {}),
-      provider: request.provider.name,
-    }).id;
-    const done = runJob(job, this.deps)
-      .catch((error: unknown) => this.logger.error({ err: error, sessionId }, 'job runner crashed'))
-      .finally(() => {
-        this.running.delete(sessionId);
-        release();
-        this.emit('finished', job);
-        if (this.running.size === 0) this.emit('idle');
-      });
-    this.running.set(sessionId, { job, done });
-    this.logger.info({ sessionId, jobId: job.id, provider: request.provider.name, resuming: job.resuming }, 'job started');
-    return job;
+    this.starting.add(sessionId);
+    let admitted: Admitted;
+    try {
+      admitted = await this.admit(sessionId, request);
+    } catch (error) {
+      release();
+      throw error;
+    } finally {
+      this.starting.delete(sessionId);
+    }
+    return this.launch(sessionId, request, admitted, release);
   }
 
   /** Aborts a running job; false when the session is not running here. */
@@ -121,24 +110,82 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
     const result = await Promise.race([all().then(() => 'done' as const), graceOver]);
     clearTimeout(timer);
     if (result === 'timeout') {
-      this.logger.warn({ running: this.running.size }, 'grace period over; aborting running jobs');
+      this.deps.logger.warn({ running: this.running.size }, 'grace period over; aborting running jobs');
       for (const { job } of this.running.values()) job.abort('worker shutting down');
     }
     await all();
   }
 
-  private assertAdmissible(): void {
-    if (!this.accepting) throw new WorkerError('SHUTTING_DOWN');
-    if (!this.slots.hasFree) {
-      throw new WorkerError('WORKER_BUSY', 'The worker has no free job slot; retry later.', {
-        retryAfter: RETRY_AFTER_SECONDS,
+  /** Reads what the job resumes from and takes the session's lock in the store. */
+  private async admit(sessionId: string, request: ExecuteRequest): Promise<Admitted> {
+    const { store, config } = this.deps;
+    const wantsExisting = request.resumeSessionId !== undefined || request.websiteSessionId !== undefined;
+    let previous = wantsExisting ? await store.readMetadata(sessionId) : undefined;
+    const paths = localSessionPaths(config.workspaceDir, sessionId);
+    const pending = wantsExisting ? await readPendingSave(paths) : undefined;
+    if (request.resumeSessionId && !previous && !pending) {
+      throw new WorkerError('SESSION_NOT_FOUND', `Session ${sessionId} does not exist.`, { field: 'resumeSessionId' });
+    }
+
+    const lease = await store.acquireLease(sessionId, config.workerId, config.leaseTtlMs);
+    if (!lease) throw sessionBusy(sessionId, 'another worker');
+    try {
+      let history = previous ? await store.readEvents(sessionId) : [];
+      if (pending) {
+        // The last turn on this worker never reached the store: bring it there now, or work from it.
+        const flushed = await flushPendingSave(paths, store, pending).catch(() => false);
+        if (flushed) {
+          previous = await store.readMetadata(sessionId);
+          history = await store.readEvents(sessionId);
+        } else if (!previous || pending.metadata.updatedAt >= previous.updatedAt) {
+          previous = pending.metadata;
+          history = pending.events;
+        }
+      }
+      return { previous, history, lease };
+    } catch (error) {
+      await lease.release().catch(() => {});
+      throw error;
+    }
+  }
+
+  private launch(sessionId: string, request: ExecuteRequest, admitted: Admitted, release: () => void): Job {
+    const { previous, history, lease } = admitted;
+    const lastId = Math.max(previous?.lastEventId ?? 0, history.at(-1)?.id ?? 0);
+    const log = new SessionEventLog(this.deps.redactor, history, lastId);
+    const job = new Job(sessionId, request, log, previous, lease);
+    if (previous?.status === 'running') {
+      // We hold the lock, so whoever ran the last job died before it finished.
+      log.append({
+        type: 'error',
+        code: 'EXECUTION_ERROR',
+        error: 'The previous job of this session was interrupted (its worker stopped); resuming from the last checkpoint.',
       });
     }
+    job.firstEventId = log.append({
+      type: 'connected',
+      sessionId,
+      resuming: previous !== undefined,
+      ...(previous ? { resumedFrom: previous.sessionId } : {}),
+      provider: request.provider.name,
+    }).id;
+    const done = runJob(job, this.deps)
+      .catch((error: unknown) => this.deps.logger.error({ err: error, sessionId }, 'job runner crashed'))
+      .finally(() => {
+        this.running.delete(sessionId);
+        release();
+        this.emit('finished', job);
+        if (this.running.size === 0) this.emit('idle');
+      });
+    this.running.set(sessionId, { job, done });
+    this.deps.logger.info(
+      { sessionId, jobId: job.id, provider: request.provider.name, resuming: job.resuming },
+      'job started',
+    );
+    return job;
   }
 }
 
-function sessionBusy(sessionId: string): WorkerError {
-  return new WorkerError('SESSION_BUSY', `Session ${sessionId} is already running a job.`);
+function sessionBusy(sessionId: string, where = 'this worker'): WorkerError {
+  return new WorkerError('SESSION_BUSY', `Session ${sessionId} is already running a job on ${where}.`);
 }
-
-export type { SessionMetadata };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionEventLog } from '../events/event-log.js';
 import type { ExecuteRequest } from '../http/execute-request.js';
-import type { SessionMetadata } from '../storage/types.js';
+import type { Lease, SessionMetadata } from '../storage/types.js';
 
 export type JobPhase = 'prepare' | 'checkout' | 'agent' | 'commit' | 'persist' | 'done';
 
@@ -22,6 +22,8 @@ export class Job {
     readonly log: SessionEventLog,
     /** The stored metadata when resuming; undefined for a new session. */
     readonly previous: SessionMetadata | undefined,
+    /** The session lock this job holds in the store. */
+    readonly lease?: Lease,
   ) {}
 
   get resuming(): boolean {

@@ -15,6 +15,8 @@ import {
   removePrivateHome,
   type LocalSessionPaths,
 } from './local-session.js';
+import { keepLease } from './lease-keeper.js';
+import { SessionSaver } from './session-saver.js';
 import { RepositorySteps, storedRepositoryCwd, withCheckout } from './repository-steps.js';
 import { titleFromRequest } from './title.js';
 
@@ -41,10 +43,13 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
   let home: string | undefined;
   let metadata = initialMetadata(job, deps.store.kind);
   let outcome: Outcome;
+  const saver = new SessionSaver(job.sessionId, paths, deps.store, logger, deps.config.saveRetryAttempts);
+  const stopLease = keepLease(job, deps);
   try {
     job.phase = 'prepare';
     await prepareWorkspace(job, paths, deps);
     await deps.store.writeMetadata(metadata);
+    saver.startCheckpoints(deps.config.checkpointIntervalMs, job.log, () => metadata);
     home = await createPrivateHome(deps.config.workspaceDir);
     throwIfAborted(job);
 
@@ -73,26 +78,23 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
   }
 
   job.phase = 'persist';
+  await saver.stopCheckpoints();
   metadata = finalMetadata(metadata, outcome, job);
-  try {
-    await markSnapshot(paths, metadata.updatedAt);
-    await deps.store.saveArchive(job.sessionId, paths.root);
-    metadata.hasArchive = true;
-  } catch (error) {
-    logger.error({ sessionId: job.sessionId, err: error }, 'saving the session archive failed');
-    outcome = { ok: false, code: 'STORAGE_ERROR', message: `The session could not be saved: ${messageOf(error)}` };
+  const archiveSaved = await saver.saveArchive(metadata);
+  if (archiveSaved) metadata.hasArchive = true;
+  else {
+    outcome = {
+      ok: false,
+      code: 'STORAGE_ERROR',
+      message: 'The session could not be saved to the store; it is kept on this worker and saved again later.',
+    };
     metadata.status = 'failed';
     metadata.lastError = { code: outcome.code, message: outcome.message };
   }
-
   job.log.append(terminalEvent(job, outcome));
   metadata.lastEventId = job.log.lastEventId;
-  try {
-    await deps.store.writeEvents(job.sessionId, job.log.events());
-    await deps.store.writeMetadata(metadata);
-  } catch (error) {
-    logger.error({ sessionId: job.sessionId, err: error }, 'saving the session log failed');
-  }
+  await saver.saveLog(metadata, job.log, archiveSaved);
+  await stopLease();
   job.phase = 'done';
   job.log.end();
   releaseSecrets();
