@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { JobError } from '../errors/worker-error.js';
@@ -111,8 +112,18 @@ async function prepareWorkspace(job: Job, paths: LocalSessionPaths, deps: JobDep
     try {
       await deps.store.restoreArchive(job.sessionId, paths.root);
     } catch (error) {
-      throw new JobError('STORAGE_ERROR', `The session workspace could not be restored: ${messageOf(error)}`, {
-        cause: error,
+      deps.logger.error({ sessionId: job.sessionId, err: error }, 'restoring the session archive failed');
+      // A repository can be rebuilt from git (the checkout re-clones onto the session branch);
+      // anything else would be silently lost, so the job fails instead.
+      if (!previous.github || !job.request.github) {
+        throw new JobError('STORAGE_ERROR', `The session workspace could not be restored: ${messageOf(error)}`, {
+          cause: error,
+        });
+      }
+      await fs.rm(paths.root, { recursive: true, force: true });
+      job.log.append({
+        type: 'message',
+        message: 'The stored workspace could not be restored; rebuilding it from the repository (uncommitted changes are lost)',
       });
     }
   }

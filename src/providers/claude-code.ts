@@ -86,7 +86,10 @@ async function runClaudeCode(input: ProviderRunInput): Promise<ProviderRunResult
     };
     if (typeof input.options.model === 'string' && input.options.model !== '') options.model = input.options.model;
     if (typeof input.options.maxTurns === 'number' && input.options.maxTurns > 0) options.maxTurns = input.options.maxTurns;
-    if (input.resumeAgentSessionId) options.resume = input.resumeAgentSessionId;
+    // Resume only a conversation whose transcript came back with the session; a lost one
+    // (workspace rebuilt from git) starts a new conversation instead of failing the job.
+    const resume = input.resumeAgentSessionId;
+    if (resume && (await isFile(join(input.stateDir, STATE_TRANSCRIPTS, `${resume}.jsonl`)))) options.resume = resume;
 
     for await (const message of query({ prompt: prompt.messages(), options })) {
       input.onMessage(message);
@@ -257,6 +260,13 @@ export function projectDirName(cwd: string): string {
   let hash = 0;
   for (let i = 0; i < cwd.length; i++) hash = ((hash << 5) - hash + cwd.charCodeAt(i)) | 0;
   return `${name.slice(0, 200)}-${Math.abs(hash).toString(36)}`;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return lstat(path).then(
+    (stats) => stats.isFile(),
+    () => false,
+  );
 }
 
 async function restoreTranscripts(stateDir: string, projectDir: string): Promise<void> {

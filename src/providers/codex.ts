@@ -62,7 +62,11 @@ async function runCodex(input: ProviderRunInput): Promise<ProviderRunResult> {
   if (input.signal.aborted) onAbort();
   else input.signal.addEventListener('abort', onAbort, { once: true });
 
-  let threadId = input.resumeAgentSessionId;
+  // Resume only a thread whose rollout came back with the session; a lost one (workspace
+  // rebuilt from git) starts a new thread instead of failing the job.
+  const resumeId =
+    input.resumeAgentSessionId && (await hasRollout(input.stateDir, input.resumeAgentSessionId)) ? input.resumeAgentSessionId : undefined;
+  let threadId = resumeId;
   let usage: Usage | undefined;
   let failure: string | undefined;
   let lastError: string | undefined;
@@ -70,7 +74,7 @@ async function runCodex(input: ProviderRunInput): Promise<ProviderRunResult> {
   try {
     const { Codex } = await import('@openai/codex-sdk');
     const codex = new Codex({ env: buildEnv(input, codexHome) });
-    const thread = input.resumeAgentSessionId ? codex.resumeThread(input.resumeAgentSessionId, threadOptions) : codex.startThread(threadOptions);
+    const thread = resumeId ? codex.resumeThread(resumeId, threadOptions) : codex.startThread(threadOptions);
     const { events } = await thread.runStreamed(prompt, { signal: abortController.signal });
     for await (const event of events as AsyncGenerator<ThreadEvent>) {
       input.onMessage(event);
@@ -278,6 +282,11 @@ function redactSecrets(text: string, secrets: string[]): string {
   let out = text;
   for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
   return out;
+}
+
+async function hasRollout(stateDir: string, threadId: string): Promise<boolean> {
+  const files = await readdir(join(stateDir, STATE_SESSIONS), { recursive: true }).catch(() => [] as string[]);
+  return files.some((file) => file.endsWith(`${threadId}.jsonl`));
 }
 
 async function isDirectory(path: string): Promise<boolean> {

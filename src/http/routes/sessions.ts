@@ -3,17 +3,21 @@ import type { FastifyInstance } from 'fastify';
 import { invalidField, WorkerError } from '../../errors/worker-error.js';
 import { localSessionPaths } from '../../jobs/local-session.js';
 import { isValidSessionId } from '../../sessions/session-id.js';
-import type { SessionMetadata } from '../../storage/types.js';
+import type { SessionMetadata, SessionStore } from '../../storage/types.js';
 import { CONTAINER_ID, type ServerDeps } from '../server.js';
-import { openSseStream, parseLastEventId } from '../sse.js';
+import { openSseStream, parseLastEventId, type SseStream } from '../sse.js';
 
 type SessionParams = { Params: { id: string } };
 
 export function registerSessionRoutes(app: FastifyInstance, { config, jobs, store }: ServerDeps): void {
-  app.get('/sessions', async () => {
-    const sessions = (await store.listSessions()).map(summaryOf);
-    sessions.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
-    return { count: sessions.length, sessions };
+  app.get<{ Querystring: { limit?: string; offset?: string } }>('/sessions', async (request) => {
+    const limit = pageParam(request.query.limit, 'limit', 1);
+    const offset = pageParam(request.query.offset, 'offset', 0) ?? 0;
+    const all = (await store.listSessions()).map(summaryOf);
+    all.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    const sessions = limit === undefined ? all.slice(offset) : all.slice(offset, offset + limit);
+    const next = offset + sessions.length;
+    return { count: sessions.length, total: all.length, sessions, ...(next < all.length ? { nextOffset: next } : {}) };
   });
 
   app.get<SessionParams>('/sessions/:id', async (request) => {
@@ -43,7 +47,7 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
       stream.onClose(unsubscribe);
       return;
     }
-    for (const event of await store.readEvents(id)) if (event.id > afterId) stream.send(event);
+    await followStoredSession(store, id, afterId, stream, config);
     stream.close();
   });
 
@@ -65,9 +69,47 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
   });
 }
 
+/**
+ * Streams a session's stored events. While the session runs on another worker,
+ * keeps polling the store's checkpoints until it ends — or until nothing new
+ * arrived for two lock lifetimes (its worker is gone).
+ */
+async function followStoredSession(
+  store: SessionStore,
+  id: string,
+  afterId: number,
+  stream: SseStream,
+  config: ServerDeps['config'],
+): Promise<void> {
+  let lastSent = afterId;
+  let lastProgress = Date.now();
+  const sendNew = async () => {
+    for (const event of await store.readEvents(id)) {
+      if (event.id <= lastSent) continue;
+      stream.send(event);
+      lastSent = event.id;
+      lastProgress = Date.now();
+    }
+  };
+  await sendNew();
+  while (!stream.closed && Date.now() - lastProgress < 2 * config.leaseTtlMs) {
+    const metadata = await store.readMetadata(id);
+    if (metadata?.status !== 'running') break;
+    await new Promise((resolve) => setTimeout(resolve, config.checkpointIntervalMs));
+    await sendNew();
+  }
+  if (!stream.closed) await sendNew();
+}
+
 function summaryOf(metadata: SessionMetadata) {
   const { sessionId, storage, provider, status, createdAt, updatedAt, title, branch } = metadata;
   return { sessionId, storage, provider, status, createdAt, updatedAt, title, branch };
+}
+
+function pageParam(value: string | undefined, name: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw invalidField(name, `${name} must be a whole number ≥ ${min}.`);
+  return Number(value);
 }
 
 function sessionIdParam(id: string): string {
