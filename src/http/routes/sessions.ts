@@ -15,6 +15,7 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
     const offset = pageParam(request.query.offset, 'offset', 0) ?? 0;
     const all = (await store.listSessions()).map(summaryOf);
     all.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    if (limit === undefined && offset === 0) return { count: all.length, sessions: all };
     const sessions = limit === undefined ? all.slice(offset) : all.slice(offset, offset + limit);
     const next = offset + sessions.length;
     return { count: sessions.length, total: all.length, sessions, ...(next < all.length ? { nextOffset: next } : {}) };
