@@ -58,6 +58,11 @@ const bodySchema = z.object({
       permissionMode: z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']).optional(),
       skipPermissions: z.boolean().optional(),
       maxTurns: z.number().int().positive().max(1000).optional(),
+      maxRetries: z.number().int().min(0).max(20).optional(),
+      apiTimeoutMs: z.number().int().positive().optional(),
+      sandboxMode: z.enum(['read-only', 'workspace-write', 'danger-full-access']).optional(),
+      networkAccess: z.boolean().optional(),
+      reasoningEffort: z.enum(['minimal', 'low', 'medium', 'high', 'xhigh']).optional(),
     })
     .optional(),
   pullRequest: z
