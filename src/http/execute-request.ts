@@ -155,6 +155,10 @@ export function parseExecuteRequest(
   const pullRequest = input.pullRequest === true ? {} : input.pullRequest || undefined;
   if (pullRequest && !github) throw invalidField('pullRequest', 'pullRequest needs a github repository.');
 
+  if (input.database && !config.dbBaseUrl) {
+    throw invalidField('database', 'database needs the worker to have DB_BASE_URL configured.');
+  }
+
   const options: ProviderOptions = { ...input.providerOptions };
   return {
     userRequest: input.userRequest,
