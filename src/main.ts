@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { configSecrets, ConfigError, loadConfig } from './config/env.js';
 import { buildServer } from './http/server.js';
 import { JobManager } from './jobs/job-manager.js';
+import { removeStaleHomes } from './jobs/local-session.js';
 import { resavePendingSessions } from './jobs/session-saver.js';
 import { createLogger } from './logging/logger.js';
 import { ProviderRegistry } from './providers/registry.js';
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
   const store = await createSessionStore(config.storage);
   await store.init();
   fs.mkdirSync(config.workspaceDir, { recursive: true, mode: 0o700 });
+  const staleHomes = await removeStaleHomes(config.workspaceDir);
+  if (staleHomes > 0) logger.warn({ staleHomes }, 'removed private homes left by an earlier run');
 
   const jobs = new JobManager({ config, store, redactor, logger });
   const app = buildServer({ config, logger, jobs, store, providers: new ProviderRegistry() });

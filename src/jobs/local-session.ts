@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { stopMarkedProcesses } from '../providers/process-sweep.js';
 
 /**
  * Where a session lives on this worker while it runs:
@@ -48,11 +49,40 @@ export async function markSnapshot(paths: LocalSessionPaths, snapshotId: string)
 export async function createPrivateHome(workspaceDir: string): Promise<string> {
   const homes = path.join(workspaceDir, 'homes');
   await fs.mkdir(homes, { recursive: true, mode: 0o711 });
-  const home = path.join(homes, randomUUID());
+  // The pid in the name tells a later start-up whether the home's worker is still alive.
+  const home = path.join(homes, `${process.pid}-${randomUUID()}`);
   await fs.mkdir(home, { mode: 0o700 });
   return home;
 }
 
 export async function removePrivateHome(home: string): Promise<void> {
   await fs.rm(home, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/**
+ * At start-up: private homes left by a worker that was killed still hold
+ * credentials, and the agents started from them may still run. Stops those
+ * processes (found by their HOME) and removes the homes.
+ */
+export async function removeStaleHomes(workspaceDir: string): Promise<number> {
+  const homes = path.join(workspaceDir, 'homes');
+  const entries = await fs.readdir(homes).catch(() => [] as string[]);
+  // Another live worker sharing this WORKSPACE_DIR keeps its homes (and its running agents).
+  const stale = entries.filter((name) => !isOtherLiveProcess(Number.parseInt(name, 10)));
+  for (const name of stale) {
+    const home = path.join(homes, name);
+    await stopMarkedProcesses('HOME', home, 1_500);
+    await removePrivateHome(home);
+  }
+  return stale.length;
+}
+
+function isOtherLiveProcess(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -21,6 +21,7 @@ export interface PendingSave {
 const PENDING_FILE = '.pending-save.json';
 
 export async function writePendingSave(paths: LocalSessionPaths, pending: PendingSave): Promise<void> {
+  await fs.mkdir(paths.root, { recursive: true, mode: 0o700 });
   await writeFileAtomic(path.join(paths.root, PENDING_FILE), JSON.stringify(pending));
 }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { JobError } from '../errors/worker-error.js';
+import { DbEventSink } from '../events/db-sink.js';
 import type { StreamErrorCode } from '../errors/codes.js';
 import type { ProviderRunResult } from '../providers/types.js';
 import type { Redactor } from '../secrets/redactor.js';
@@ -39,16 +40,23 @@ type Outcome =
  */
 export async function runJob(job: Job, deps: JobDeps): Promise<void> {
   const { logger } = deps;
-  const releaseSecrets = deps.redactor.add([...job.request.credentials.secrets, job.request.github?.accessToken]);
+  const releaseSecrets = deps.redactor.add([
+    ...job.request.credentials.secrets,
+    job.request.github?.accessToken,
+    job.request.database?.accessToken,
+  ]);
   const paths = localSessionPaths(deps.config.workspaceDir, job.sessionId);
   let home: string | undefined;
+  let workspaceReady = false;
   let metadata = initialMetadata(job, deps.store.kind);
   let outcome: Outcome;
   const saver = new SessionSaver(job.sessionId, paths, deps.store, logger, deps.config.saveRetryAttempts);
   const stopLease = keepLease(job, deps);
+  const dbSink = attachDbSink(job, deps);
   try {
     job.phase = 'prepare';
     await prepareWorkspace(job, paths, deps);
+    workspaceReady = true;
     await deps.store.writeMetadata(metadata);
     saver.startCheckpoints(deps.config.checkpointIntervalMs, job.log, () => metadata);
     home = await createPrivateHome(deps.config.workspaceDir);
@@ -79,30 +87,53 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
   }
 
   job.phase = 'persist';
-  await saver.stopCheckpoints();
-  metadata = finalMetadata(metadata, outcome, job);
-  const archiveSaved = await saver.saveArchive(metadata);
-  if (archiveSaved) metadata.hasArchive = true;
-  else {
-    outcome = {
-      ok: false,
-      code: 'STORAGE_ERROR',
-      message: 'The session could not be saved to the store; it is kept on this worker and saved again later.',
-    };
-    metadata.status = 'failed';
-    metadata.lastError = { code: outcome.code, message: outcome.message };
+  try {
+    await saver.stopCheckpoints();
+    metadata = finalMetadata(metadata, outcome, job);
+    // A workspace that was never prepared (its restore failed) must not replace the stored archive.
+    const archivePending = workspaceReady && !(await saver.saveArchive(metadata));
+    if (workspaceReady && !archivePending) metadata.hasArchive = true;
+    if (archivePending) {
+      outcome = {
+        ok: false,
+        code: 'STORAGE_ERROR',
+        message: 'The session could not be saved to the store; it is kept on this worker and saved again later.',
+      };
+      metadata.status = 'failed';
+      metadata.lastError = { code: outcome.code, message: outcome.message };
+    }
+    job.log.append(terminalEvent(job, outcome));
+    metadata.lastEventId = job.log.lastEventId;
+    await saver.saveLog(metadata, job.log, !archivePending);
+  } catch (error) {
+    logger.error({ sessionId: job.sessionId, err: error }, 'persisting the session failed');
+    if (!job.log.terminalEvent()) {
+      job.log.append({ type: 'error', code: 'STORAGE_ERROR', error: `The session could not be saved: ${messageOf(error)}` });
+    }
+  } finally {
+    // Whatever happened above, the stream ends and the session's lock and secrets are let go.
+    await stopLease();
+    await dbSink?.close();
+    job.phase = 'done';
+    job.log.end();
+    releaseSecrets();
   }
-  job.log.append(terminalEvent(job, outcome));
-  metadata.lastEventId = job.log.lastEventId;
-  await saver.saveLog(metadata, job.log, archiveSaved);
-  await stopLease();
-  job.phase = 'done';
-  job.log.end();
-  releaseSecrets();
   logger.info(
     { sessionId: job.sessionId, status: metadata.status, durationMs: Date.now() - job.startedAt },
     'job finished',
   );
+}
+
+/** Streams the job's events to the DB API when the request asked for it. */
+function attachDbSink(job: Job, deps: JobDeps): DbEventSink | undefined {
+  const database = job.request.database;
+  if (!database || !deps.config.dbBaseUrl) return undefined;
+  const sink = new DbEventSink(
+    { baseUrl: deps.config.dbBaseUrl, sessionId: database.sessionId ?? job.sessionId, accessToken: database.accessToken },
+    deps.logger,
+  );
+  sink.attach(job.log, job.firstEventId - 1);
+  return sink;
 }
 
 async function prepareWorkspace(job: Job, paths: LocalSessionPaths, deps: JobDeps): Promise<void> {

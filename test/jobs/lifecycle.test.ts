@@ -151,6 +151,28 @@ describe('job lifecycle', () => {
     }
   });
 
+  it('after a SIGKILL, the next start-up stops the orphaned agent and removes its private home', async () => {
+    const rig = await startRig(slowModel(60_000));
+    let restarted: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      const res = await postExecute(rig.worker.url, claudeRequest('Orphan me', { websiteSessionId: 'orphan' }));
+      void res.events().catch(() => {});
+      await rig.fake.waitForMainRequest(1);
+      const sessionDir = path.join(rig.worker.dirs.workspace, 'sessions', 'orphan');
+      await rig.worker.kill();
+      assert.ok((await processesUnder(sessionDir)).length > 0, 'the agent outlived its worker');
+      const homes = path.join(rig.worker.dirs.workspace, 'homes');
+      assert.equal((await fs.readdir(homes)).length, 1, 'its home (with credentials) is still on disk');
+
+      restarted = await startWorker({ dirs: rig.worker.dirs, env: { ANTHROPIC_BASE_URL: rig.fake.url } });
+      assert.deepEqual(await processesUnder(sessionDir), []);
+      assert.deepEqual(await fs.readdir(homes), []);
+    } finally {
+      await restarted?.dispose();
+      await rig.close();
+    }
+  });
+
   it('refuses to start with invalid configuration', async () => {
     await assert.rejects(startWorker({ env: { MAX_CONCURRENT_JOBS: '0' }, timeoutMs: 5_000 }));
   });
