@@ -70,14 +70,7 @@ export interface CommitResult {
  * (JobError('ABORTED') when `ctx.signal` aborts).
  */
 export async function checkoutRepository(ctx: RepositoryContext): Promise<CheckoutResult> {
-  const { git, release } = createGitClient({
-    homeDir: ctx.homeDir,
-    repoUrl: ctx.github.repoUrl,
-    accessToken: ctx.github.accessToken,
-    author: ctx.gitAuthor,
-    signal: ctx.signal,
-    redactor: ctx.redactor,
-  });
+  const { git, release } = gitClientFor(ctx);
   try {
     return await checkout(ctx, git, redactingEmit(ctx));
   } catch (error) {
@@ -87,14 +80,8 @@ export async function checkoutRepository(ctx: RepositoryContext): Promise<Checko
   }
 }
 
-/**
- * After the agent: commits any change with a generated message, pushes the
- * session branch (rebasing onto remote changes, never forcing) and, when asked,
- * creates or updates the pull request. A failed push or pull request is
- * reported as events, not thrown; a failed commit throws JobError('GITHUB_ERROR').
- */
-export async function commitAndPush(ctx: RepositoryContext, checkout: CheckoutResult): Promise<CommitResult> {
-  const { git, release } = createGitClient({
+function gitClientFor(ctx: RepositoryContext): ReturnType<typeof createGitClient> {
+  return createGitClient({
     homeDir: ctx.homeDir,
     repoUrl: ctx.github.repoUrl,
     accessToken: ctx.github.accessToken,
@@ -102,6 +89,16 @@ export async function commitAndPush(ctx: RepositoryContext, checkout: CheckoutRe
     signal: ctx.signal,
     redactor: ctx.redactor,
   });
+}
+
+/**
+ * After the agent: commits any change with a generated message, pushes the
+ * session branch (rebasing onto remote changes, never forcing) and, when asked,
+ * creates or updates the pull request. A failed push or pull request is
+ * reported as events, not thrown; a failed commit throws JobError('GITHUB_ERROR').
+ */
+export async function commitAndPush(ctx: RepositoryContext, checkout: CheckoutResult): Promise<CommitResult> {
+  const { git, release } = gitClientFor(ctx);
   try {
     return await commitPushAndOpen(ctx, checkout, git, redactingEmit(ctx));
   } catch (error) {

@@ -13,7 +13,6 @@ import {
   ensureLocalSession,
   isLocalCopyCurrent,
   localSessionPaths,
-  markSnapshot,
   removePrivateHome,
   type LocalSessionPaths,
 } from './local-session.js';

@@ -4,7 +4,7 @@
  * layout, process handling) lives here and in `claude-credentials.ts`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, lstat, mkdir, readdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Options, SDKMessage, SDKResultMessage, SDKUserMessage, SpawnedProcess, SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
 import { invalidField } from '../errors/worker-error.js';
@@ -12,6 +12,7 @@ import { CREDENTIALS_FILE, installClaudeCredentials, parseClaudeCredentials } fr
 import { findMarkedProcesses, stopMarkedProcesses } from './process-sweep.js';
 import { normalizeClaudeMessage } from './claude-normalize.js';
 import { generateClaudeText } from './claude-text.js';
+import { copyStateFiles, secretRedactor } from './state-files.js';
 import type { Provider, ProviderRunInput, ProviderRunResult, ProviderUsage, UserRequest } from './types.js';
 
 const PERMISSION_MODES = ['default', 'acceptEdits', 'bypassPermissions', 'plan'] as const;
@@ -59,7 +60,7 @@ async function runClaudeCode(input: ProviderRunInput): Promise<ProviderRunResult
   const cwd = await realpath(input.cwd);
   await restoreTranscripts(input.stateDir, join(configDir, 'projects', projectDirName(cwd)));
 
-  const redact = (text: string): string => redactSecrets(text, input.credentials.secrets);
+  const redact = secretRedactor(input.credentials.secrets);
   const child = new ChildGroup(configDir);
   const abortController = new AbortController();
   const onAbort = (): void => {
@@ -284,25 +285,8 @@ async function saveTranscripts(projectsDir: string, stateDir: string, secrets: s
   if (!(await isDirectory(projectsDir))) return;
   const target = join(stateDir, STATE_TRANSCRIPTS);
   for (const project of await readdir(projectsDir)) {
-    await copyRedacted(join(projectsDir, project), target, secrets);
+    await copyStateFiles(join(projectsDir, project), target, secrets, (name) => name !== CREDENTIALS_FILE);
   }
-}
-
-async function copyRedacted(source: string, target: string, secrets: string[]): Promise<void> {
-  await mkdir(target, { recursive: true });
-  for (const entry of await readdir(source, { withFileTypes: true })) {
-    if (entry.name === CREDENTIALS_FILE) continue;
-    const from = join(source, entry.name);
-    const to = join(target, entry.name);
-    if (entry.isDirectory()) await copyRedacted(from, to, secrets);
-    else if (entry.isFile()) await writeFile(to, redactSecrets(await readFile(from, 'utf8'), secrets));
-  }
-}
-
-function redactSecrets(text: string, secrets: string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
-  return out;
 }
 
 function sessionIdOf(message: SDKMessage): string | undefined {

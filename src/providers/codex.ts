@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Input, ThreadEvent, ThreadOptions, Usage, UserInput } from '@openai/codex-sdk';
 import { invalidField } from '../errors/worker-error.js';
 import { codexUsage, normalizeCodexEvent } from './codex-normalize.js';
+import { copyStateFiles, secretRedactor } from './state-files.js';
 import { installCodexCredentials, parseCodexCredentials } from './codex-credentials.js';
 import { stopMarkedProcesses } from './process-sweep.js';
 import type { Provider, ProviderRunInput, ProviderRunResult, ProviderUsage, UserRequest } from './types.js';
@@ -50,7 +51,7 @@ async function runCodex(input: ProviderRunInput): Promise<ProviderRunResult> {
   const previous = await readThreadState(input.stateDir);
   const prompt = await buildInput(input.prompt, join(input.homeDir, 'images'));
 
-  const redact = (text: string): string => redactSecrets(text, input.credentials.secrets);
+  const redact = secretRedactor(input.credentials.secrets);
   // The private CODEX_HOME is inherited by everything the agent starts: it marks the run's processes.
   const stopProcesses = (): Promise<void> => stopMarkedProcesses('CODEX_HOME', codexHome, KILL_GRACE_MS);
   const abortController = new AbortController();
@@ -246,17 +247,7 @@ async function restoreSessions(stateDir: string, codexHome: string): Promise<voi
 async function saveSessions(codexHome: string, stateDir: string, secrets: string[]): Promise<void> {
   const source = join(codexHome, 'sessions');
   if (!(await isDirectory(source))) return;
-  await copyRedacted(source, join(stateDir, STATE_SESSIONS), secrets);
-}
-
-async function copyRedacted(source: string, target: string, secrets: string[]): Promise<void> {
-  await mkdir(target, { recursive: true });
-  for (const entry of await readdir(source, { withFileTypes: true })) {
-    const from = join(source, entry.name);
-    const to = join(target, entry.name);
-    if (entry.isDirectory()) await copyRedacted(from, to, secrets);
-    else if (entry.isFile() && entry.name.endsWith('.jsonl')) await writeFile(to, redactSecrets(await readFile(from, 'utf8'), secrets));
-  }
+  await copyStateFiles(source, join(stateDir, STATE_SESSIONS), secrets, (name) => name.endsWith('.jsonl'));
 }
 
 async function readThreadState(stateDir: string): Promise<ThreadState | undefined> {
@@ -276,12 +267,6 @@ async function writeThreadState(stateDir: string, state: ThreadState): Promise<v
 /** A TOML basic string (JSON escapes are a subset TOML accepts). */
 function tomlString(value: string): string {
   return JSON.stringify(value);
-}
-
-function redactSecrets(text: string, secrets: string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
-  return out;
 }
 
 async function hasRollout(stateDir: string, threadId: string): Promise<boolean> {

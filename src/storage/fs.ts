@@ -8,6 +8,7 @@ import type { NumberedEvent } from '../events/types.js';
 import { isValidSessionId } from '../sessions/session-id.js';
 import { createArchiveStream, extractArchiveStream } from './archive.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { decodeEventLog, encodeEventLog } from './event-log-codec.js';
 import { DigestStream, extractVerified, parsePointer, type ArchivePointer } from './integrity.js';
 import { acquireFsLease } from './lease.js';
 import type { Lease, SessionMetadata, SessionStore } from './types.js';
@@ -55,18 +56,12 @@ export class FsSessionStore implements SessionStore {
   }
 
   async readEvents(sessionId: string): Promise<NumberedEvent[]> {
-    const text = await readIfExists(this.file(sessionId, EVENTS));
-    if (!text) return [];
-    return text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as NumberedEvent);
+    return decodeEventLog(await readIfExists(this.file(sessionId, EVENTS)));
   }
 
   async writeEvents(sessionId: string, events: readonly NumberedEvent[]): Promise<void> {
     await this.ensureDir(sessionId);
-    const body = events.map((event) => JSON.stringify(event)).join('\n');
-    await writeFileAtomic(this.file(sessionId, EVENTS), body === '' ? '' : `${body}\n`);
+    await writeFileAtomic(this.file(sessionId, EVENTS), encodeEventLog(events));
   }
 
   async saveArchive(sessionId: string, sourceDir: string): Promise<void> {

@@ -13,6 +13,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { decodeEventLog, encodeEventLog } from './event-log-codec.js';
 import type { NumberedEvent } from '../events/types.js';
 import { isValidSessionId } from '../sessions/session-id.js';
 import { createArchiveStream } from './archive.js';
@@ -139,17 +140,11 @@ export class S3SessionStore implements SessionStore {
   }
 
   async readEvents(sessionId: string): Promise<NumberedEvent[]> {
-    const text = await this.getText(this.key(sessionId, EVENTS));
-    if (!text) return [];
-    return text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as NumberedEvent);
+    return decodeEventLog(await this.getText(this.key(sessionId, EVENTS)));
   }
 
   async writeEvents(sessionId: string, events: readonly NumberedEvent[]): Promise<void> {
-    const body = events.map((event) => JSON.stringify(event)).join('\n');
-    await this.putText(this.key(sessionId, EVENTS), body === '' ? '' : `${body}\n`, 'application/x-ndjson');
+    await this.putText(this.key(sessionId, EVENTS), encodeEventLog(events), 'application/x-ndjson');
   }
 
   async saveArchive(sessionId: string, sourceDir: string): Promise<void> {
