@@ -3,7 +3,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type ScriptContext } from '../fixtures/fake-anthropic.js';
-import { branchCommits, listBranches, readFileAt, rejectPushes, startGitServer, type GitServer } from '../fixtures/git-server.js';
+import {
+  branchCommits,
+  listBranches,
+  readFileAt,
+  rejectPushes,
+  startFakePullsApi,
+  startGitServer,
+  type FakePullsApi,
+  type GitServer,
+} from '../fixtures/git-server.js';
 import { postExecute, request } from '../fixtures/sse.js';
 import { startWorker, type WorkerHandle } from '../fixtures/worker.js';
 import { claudeRequest, findLeakedSecrets, readTree } from './helpers.js';
@@ -26,9 +35,11 @@ describe('jobs on a GitHub repository (real agent, real git over HTTP)', () => {
   let gitServer: GitServer;
   let fake: FakeAnthropic;
   let worker: WorkerHandle;
+  let pullsApi: FakePullsApi;
 
   before(async () => {
     gitServer = await startGitServer({ token: GIT_TOKEN });
+    pullsApi = await startFakePullsApi({ token: GIT_TOKEN });
     fake = await startFakeAnthropic(writeWhatIsAsked);
     worker = await startWorker({
       env: {
@@ -36,6 +47,7 @@ describe('jobs on a GitHub repository (real agent, real git over HTTP)', () => {
         GIT_ALLOWED_URL_PREFIXES: `${gitServer.url}/`,
         GIT_AUTHOR_NAME: 'Worker Bot',
         GIT_AUTHOR_EMAIL: 'bot@example.com',
+        GITHUB_API_URL: pullsApi.url,
       },
     });
   });
@@ -44,6 +56,7 @@ describe('jobs on a GitHub repository (real agent, real git over HTTP)', () => {
     await worker.dispose();
     await fake.close();
     await gitServer.close();
+    await pullsApi.close();
   });
 
   const githubRequest = (repoUrl: string, prompt: string, extra: Record<string, unknown> = {}) =>
@@ -96,6 +109,37 @@ describe('jobs on a GitHub repository (real agent, real git over HTTP)', () => {
     assert.equal(after[0]!.hash, secondLast.commitHash);
     assert.equal(await readFileAt(repo.bareDir, branch, 'feature.txt'), 'written for feature.txt\n');
     assert.equal(await readFileAt(repo.bareDir, branch, 'second.txt'), 'written for second.txt\n');
+  });
+
+  it('opens a pull request after the push and updates it on the next turn (recorded-request fake of the GitHub REST API)', async () => {
+    const repo = await gitServer.createRepo('acme/gadgets', { 'README.md': '# gadgets\n' });
+    const first = await (
+      await postExecute(worker.url, githubRequest(repo.url, 'WRITE one.txt', { websiteSessionId: 'gh-pr', pullRequest: { draft: true } }))
+    ).events();
+    const opened = first.find((event) => event.data.type === 'pull_request')?.data;
+    assert.ok(opened, 'a pull_request event');
+    assert.equal(opened.action, 'created');
+    assert.equal(typeof opened.number, 'number');
+    assert.match(String(opened.url), /\/acme\/gadgets\/pull\/\d+$/);
+    const branch = String(first.at(-1)!.data.branch);
+    const create = pullsApi.requests.find((recorded) => recorded.method === 'POST');
+    assert.ok(create, 'the PR was created with POST /repos/{owner}/{repo}/pulls');
+    assert.equal(create.path, '/repos/acme/gadgets/pulls');
+    assert.equal(create.authorization, `Bearer ${GIT_TOKEN}`);
+    assert.deepEqual(
+      { head: (create.body as any).head, base: (create.body as any).base, draft: (create.body as any).draft },
+      { head: branch, base: 'main', draft: true },
+    );
+
+    const second = await (
+      await postExecute(worker.url, githubRequest(repo.url, 'WRITE two.txt', { resumeSessionId: 'gh-pr', pullRequest: { title: 'Better title' } }))
+    ).events();
+    const updated = second.find((event) => event.data.type === 'pull_request')?.data;
+    assert.ok(updated);
+    assert.equal(updated.action, 'updated');
+    assert.equal(updated.number, opened.number);
+    assert.ok(pullsApi.requests.some((recorded) => recorded.method === 'PATCH' && recorded.path === `/repos/acme/gadgets/pulls/${opened.number}`));
+    assert.equal(pullsApi.requests.filter((recorded) => recorded.method === 'POST').length, 1, 'no second PR');
   });
 
   it('a rejected push is reported as push_failed and the job still completes', async () => {
