@@ -36,6 +36,7 @@ const envSchema = z
     MINIO_SECRET_KEY: optionalString,
     MINIO_USE_SSL: booleanString.default(false),
     MINIO_BUCKET: z.string().min(1).default('sessions'),
+    ARCHIVE_COMPRESSION: z.enum(['none', 'br']).default('none'),
     MAX_CONCURRENT_JOBS: integer(1, 1000).default(1),
     EXIT_AFTER_JOB: booleanString.default(false),
     WORKER_API_TOKEN: optionalString,
@@ -73,7 +74,16 @@ export interface Config {
   workspaceDir: string;
   storage:
     | { kind: 'fs'; sessionsDir: string }
-    | { kind: 's3'; endpoint: string; accessKey?: string; secretKey?: string; useSsl: boolean; bucket: string };
+    | {
+        kind: 's3';
+        endpoint: string;
+        accessKey?: string;
+        secretKey?: string;
+        useSsl: boolean;
+        bucket: string;
+        /** Brotli pays only on links slower than ~250 Mbit/s (docs/storage.md). */
+        compression: 'none' | 'br';
+      };
   maxConcurrentJobs: number;
   exitAfterJob: boolean;
   apiToken?: string;
@@ -137,6 +147,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
             secretKey: env.MINIO_SECRET_KEY,
             useSsl: env.MINIO_USE_SSL,
             bucket: env.MINIO_BUCKET,
+            compression: env.ARCHIVE_COMPRESSION,
           }
         : { kind: 'fs', sessionsDir: path.resolve(env.SESSIONS_DIR) },
     maxConcurrentJobs: env.MAX_CONCURRENT_JOBS,

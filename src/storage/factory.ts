@@ -16,6 +16,7 @@ export async function createSessionStore(storage: Config['storage']): Promise<Se
         secretKey: storage.secretKey,
         useSsl: storage.useSsl,
         bucket: storage.bucket,
+        encoding: storage.compression === 'br' ? 'br' : 'identity',
       });
     }
   }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import * as tar from 'tar';
+import { createExtractStream } from './archive.js';
 
 /** How an archive's bytes are encoded on top of tar. */
 export type ArchiveEncoding = 'identity' | 'br';
@@ -107,7 +107,7 @@ export async function extractVerified(source: Readable, pointer: ArchivePointer,
   let sourceFailedFirst: boolean | undefined;
   const stages: Array<Readable | NodeJS.WritableStream> = [source, new VerifyStream(pointer)];
   if (pointer.encoding === 'br') stages.push(zlib.createBrotliDecompress());
-  stages.push(tar.x({ cwd: staging, preserveOwner: false, strict: true }) as unknown as NodeJS.WritableStream);
+  stages.push(createExtractStream(staging));
   for (const stage of stages) stage.on('error', () => (sourceFailedFirst ??= stage === source));
   try {
     try {
