@@ -34,8 +34,7 @@ export async function restoreBranch(
  * `git status` shows ahead/behind. Plain config, no credentials.
  */
 export async function setUpstream(git: GitClient, repoDir: string, branch: string): Promise<void> {
-  await git.check('git config', ['config', `branch.${branch}.remote`, 'origin'], { cwd: repoDir });
-  await git.check('git config', ['config', `branch.${branch}.merge`, `refs/heads/${branch}`], { cwd: repoDir });
+  await git.check('git branch', ['branch', `--set-upstream-to=origin/${branch}`, branch], { cwd: repoDir });
 }
 
 /** True when `ref` resolves to a commit. */

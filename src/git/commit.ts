@@ -12,12 +12,6 @@ const MAX_SUBJECT = 72;
 const MAX_DIFF_FOR_PROMPT = 12_000;
 const MAX_BODY_FILES = 30;
 
-/** True when the work tree or index differs from HEAD (untracked files included). */
-export async function hasUncommittedChanges(git: GitClient, repoDir: string): Promise<boolean> {
-  const status = await git.check('git status', ['status', '--porcelain', '--untracked-files=all'], { cwd: repoDir });
-  return status !== '';
-}
-
 /** Stages everything in the repository and lists the staged changes. */
 export async function stageAll(git: GitClient, repoDir: string): Promise<FileChange[]> {
   await git.check('git add', ['add', '--all'], { cwd: repoDir });

@@ -12,11 +12,12 @@ export type PushOutcome =
  * and pushes again; a conflicting rebase is aborted (the local commit stays)
  * and reported. Never throws for a rejected or failed push.
  */
-export async function pushBranch(git: GitClient, repoDir: string, branch: string): Promise<PushOutcome> {
+export async function pushBranch(git: GitClient, repoDir: string, branch: string, knownHead?: string): Promise<PushOutcome> {
   let rebased = false;
   for (let attempt = 1; ; attempt++) {
     const result = await push(git, repoDir, branch);
-    const head = await headHash(git, repoDir);
+    // HEAD only moves when a rebase ran; otherwise the caller's hash is current.
+    const head = !rebased && knownHead ? knownHead : await headHash(git, repoDir);
     if (result.code === 0) {
       // Pushing to a URL does not move the remote-tracking ref; keep it current for the next turn.
       await git.run(['update-ref', `refs/remotes/origin/${branch}`, head], { cwd: repoDir });

@@ -10,7 +10,7 @@ import type { EventInput } from '../events/types.js';
 import type { Redactor } from '../secrets/redactor.js';
 import { createBranch, fastForwardIfClean, refExists, restoreBranch, setUpstream } from './branch.js';
 import { chooseCloneStrategy, cloneRepository, currentBranch, fetchBranches, isRepository } from './clone.js';
-import { commitStaged, generateCommitMessage, hasUncommittedChanges, stageAll } from './commit.js';
+import { commitStaged, generateCommitMessage, stageAll } from './commit.js';
 import { createGitClient, GitCommandError, type GitClient } from './git-client.js';
 import { GitAbortedError } from './git-command.js';
 import { nameSession, sessionBranchName, type GenerateText } from './naming.js';
@@ -192,7 +192,8 @@ async function commitPushAndOpen(
   }
 
   let commitHash: string | undefined;
-  const changes = (await hasUncommittedChanges(git, repoDir)) ? await stageAll(git, repoDir) : [];
+  // Staging first and reading the staged list answers "did anything change?" in one pass over the tree.
+  const changes = await stageAll(git, repoDir);
   if (changes.length > 0) {
     stage({ stage: 'generating_message', message: `Writing a commit message for ${changes.length} changed file(s)` });
     const generated = await generateCommitMessage(git, repoDir, changes, ctx.userRequestText, ctx.generateText);
@@ -203,7 +204,9 @@ async function commitPushAndOpen(
   }
 
   // Commits the agent made itself, or a commit whose push failed on an earlier turn.
-  const unpushed = await countUnpushed(git, repoDir, [`refs/remotes/origin/${branch}`, `refs/remotes/origin/${baseBranch}`]);
+  const unpushed = commitHash
+    ? 1
+    : await countUnpushed(git, repoDir, [`refs/remotes/origin/${branch}`, `refs/remotes/origin/${baseBranch}`]);
   if (!commitHash && unpushed === 0) {
     stage({ stage: 'completed', message: 'No changes to commit' });
     return { pushed: false, branch };
@@ -214,7 +217,7 @@ async function commitPushAndOpen(
   }
 
   stage({ stage: 'pushing', message: `Pushing ${branch}`, commitHash });
-  const outcome = await pushBranch(git, repoDir, branch);
+  const outcome = await pushBranch(git, repoDir, branch, commitHash);
   commitHash = outcome.commitHash;
   if (outcome.ok) {
     await setUpstream(git, repoDir, branch).catch(() => undefined);
