@@ -3,9 +3,15 @@
  * Usage: `npm run bench` (builds first; set BENCH_RUNS to change the repetitions).
  */
 import os from 'node:os';
+import { benchGit } from './git.js';
+import { benchStorage } from './storage.js';
 import { benchWorkerOverhead } from './worker-overhead.js';
 
-const sections: Array<[string, () => Promise<string>]> = [['Worker overhead (issue #2)', benchWorkerOverhead]];
+const sections: Array<[string, () => Promise<string>]> = [
+  ['Worker overhead (issue #2)', benchWorkerOverhead],
+  ['Git phases on a large repository (issue #3)', benchGit],
+  ['Session archive save and restore (issue #4)', benchStorage],
+];
 
 console.log(`# Benchmark run ${new Date().toISOString()}`);
 console.log(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n`);
