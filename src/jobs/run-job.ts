@@ -33,9 +33,9 @@ type Outcome =
   | { ok: false; code: StreamErrorCode; message: string };
 
 /**
- * Runs a job through its phases — prepare, run agent, persist — and always
- * persists and cleans up, whichever phase failed. Never throws: every failure
- * becomes the stream's final `error` event.
+ * Runs a job through its phases — prepare, checkout, agent, commit, persist —
+ * and always persists and cleans up, whichever phase failed. Never throws:
+ * every failure becomes the stream's final `error` event.
  */
 export async function runJob(job: Job, deps: JobDeps): Promise<void> {
   const { logger } = deps;
@@ -87,23 +87,7 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
 
   job.phase = 'persist';
   try {
-    await saver.stopCheckpoints();
-    metadata = finalMetadata(metadata, outcome, job);
-    // A workspace that was never prepared (its restore failed) must not replace the stored archive.
-    const archivePending = workspaceReady && !(await saver.saveArchive(metadata));
-    if (workspaceReady && !archivePending) metadata.hasArchive = true;
-    if (archivePending) {
-      outcome = {
-        ok: false,
-        code: 'STORAGE_ERROR',
-        message: 'The session could not be saved to the store; it is kept on this worker and saved again later.',
-      };
-      metadata.status = 'failed';
-      metadata.lastError = { code: outcome.code, message: outcome.message };
-    }
-    job.log.append(terminalEvent(job, outcome));
-    metadata.lastEventId = job.log.lastEventId;
-    await saver.saveLog(metadata, job.log, !archivePending);
+    metadata = await persistSession(job, saver, finalMetadata(metadata, outcome, job), outcome, workspaceReady);
   } catch (error) {
     logger.error({ sessionId: job.sessionId, err: error }, 'persisting the session failed');
     if (!job.log.terminalEvent()) {
@@ -121,6 +105,36 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
     { sessionId: job.sessionId, status: metadata.status, durationMs: Date.now() - job.startedAt },
     'job finished',
   );
+}
+
+/**
+ * Saves the finished job: the archive (unless the workspace was never
+ * prepared — a failed restore must not replace the stored archive), then the
+ * terminal event, then the log and metadata. Returns the metadata as saved.
+ */
+async function persistSession(
+  job: Job,
+  saver: SessionSaver,
+  metadata: SessionMetadata,
+  outcome: Outcome,
+  workspaceReady: boolean,
+): Promise<SessionMetadata> {
+  await saver.stopCheckpoints();
+  const archivePending = workspaceReady && !(await saver.saveArchive(metadata));
+  if (workspaceReady && !archivePending) metadata.hasArchive = true;
+  if (archivePending) {
+    outcome = {
+      ok: false,
+      code: 'STORAGE_ERROR',
+      message: 'The session could not be saved to the store; it is kept on this worker and saved again later.',
+    };
+    metadata.status = 'failed';
+    metadata.lastError = { code: outcome.code, message: outcome.message };
+  }
+  job.log.append(terminalEvent(job, outcome));
+  metadata.lastEventId = job.log.lastEventId;
+  await saver.saveLog(metadata, job.log, !archivePending);
+  return metadata;
 }
 
 /** Streams the job's events to the DB API when the request asked for it. */
