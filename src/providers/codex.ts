@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Input, ThreadEvent, ThreadOptions, Usage, UserInput } from '@openai/codex-sdk';
 import { invalidField } from '../errors/worker-error.js';
 import { codexUsage, normalizeCodexEvent } from './codex-normalize.js';
+import { generateCodexText } from './codex-text.js';
 import { copyStateFiles, secretRedactor } from './state-files.js';
 import { installCodexCredentials, parseCodexCredentials } from './codex-credentials.js';
 import { stopMarkedProcesses } from './process-sweep.js';
@@ -33,6 +34,7 @@ export const codexProvider: Provider = {
   parseCredentials: parseCodexCredentials,
   run: runCodex,
   normalize: normalizeCodexEvent,
+  generateText: generateCodexText,
 };
 
 /** What the provider remembers between turns: the thread's cumulative usage, to report per-run deltas. */
