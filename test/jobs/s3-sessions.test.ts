@@ -10,7 +10,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { messagesText, startFakeAnthropic, type FakeAnthropic, type FakeScript } from '../fixtures/fake-anthropic.js';
+import { messagesText, startFakeAnthropic, type FakeAnthropic, type FakeReply, type FakeScript, type ScriptContext } from '../fixtures/fake-anthropic.js';
 import { startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
 import { getStream, postExecute, request, type SseEvent } from '../fixtures/sse.js';
 import { restartWorker, startWorker, type WorkerEnv, type WorkerHandle } from '../fixtures/worker.js';
@@ -491,8 +491,9 @@ describe('sessions in S3 across workers', () => {
     }
   });
 
-  it('DELETE /sessions/:id removes every object of the session from the bucket', async () => {
-    const fake = await startFakeAnthropic(writeThenAnswer());
+  it('DELETE /sessions/:id removes every object of the session from the bucket, never while it runs elsewhere', async () => {
+    const firstTurn = writeThenAnswer() as (ctx: ScriptContext) => FakeReply;
+    const fake = await startFakeAnthropic((ctx) => (ctx.index === 2 ? { type: 'text', text: 'slowly', delayMs: 2_000 } : firstTurn(ctx)));
     const bucket = newBucket('delete');
     const a = await startWorker({ env: s3Env(bucket, fake) });
     const b = await startWorker({ env: s3Env(bucket, fake) });
@@ -504,6 +505,15 @@ describe('sessions in S3 across workers', () => {
         assert.ok(keys.includes(`sessions/doomed/${name}`), `${name} stored: ${keys.join(', ')}`);
       }
       assert.ok(keys.some((key) => key.startsWith('sessions/doomed/archives/')));
+
+      // While A runs the session again, B must not delete it from under A.
+      const running = await postExecute(a.url, claudeRequest('SLOW second turn', { resumeSessionId: 'doomed' }));
+      const reading = running.events();
+      await waitFor(async () => ((await request(`${b.url}/sessions/doomed`)).json as { status?: string }).status === 'running' || undefined);
+      const refused = await request(`${b.url}/sessions/doomed`, { method: 'DELETE' });
+      assert.equal(refused.status, 409, refused.text);
+      assert.equal((refused.json as { code: string }).code, 'SESSION_BUSY');
+      assert.equal((await reading).at(-1)!.data.type, 'completed');
 
       const deleted = await request(`${b.url}/sessions/doomed`, { method: 'DELETE' });
       assert.equal(deleted.status, 200, deleted.text);

@@ -55,6 +55,11 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
   app.delete<SessionParams>('/sessions/:id', async (request) => {
     const id = sessionIdParam(request.params.id);
     if (jobs.get(id)) throw new WorkerError('SESSION_BUSY', `Session ${id} is running; abort it first.`);
+    if (!(await store.readMetadata(id))) throw notFound(id);
+    // The session's lock keeps a job on another worker from losing its session under it.
+    // Deleting removes the lock object too, so it is not released afterwards.
+    const lease = await store.acquireLease(id, config.workerId, config.leaseTtlMs);
+    if (!lease) throw new WorkerError('SESSION_BUSY', `Session ${id} is running on another worker.`);
     const deleted = await store.deleteSession(id);
     await fs.rm(localSessionPaths(config.workspaceDir, id).root, { recursive: true, force: true });
     if (!deleted) throw notFound(id);
