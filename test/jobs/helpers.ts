@@ -66,11 +66,11 @@ export async function readTree(dir: string): Promise<Map<string, string>> {
   return files;
 }
 
-/** Extracts every `archive.tar` below `sessionsDir` into a temp folder and returns its files. */
+/** Extracts every stored tar archive below `sessionsDir` into a temp folder and returns its files. */
 export async function readArchives(sessionsDir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const [file] of await readTree(sessionsDir)) {
-    if (!file.endsWith('archive.tar')) continue;
+    if (!/archive[^/]*\.tar$/.test(path.basename(file))) continue;
     const target = await fs.mkdtemp(path.join(path.dirname(file), '..', '.extract-'));
     try {
       await tar.x({ file, cwd: target });
