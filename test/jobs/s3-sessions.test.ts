@@ -508,6 +508,7 @@ describe('sessions in S3 across workers', () => {
 
       // While A runs the session again, B must not delete it from under A.
       const running = await postExecute(a.url, claudeRequest('SLOW second turn', { resumeSessionId: 'doomed' }));
+      assert.equal(running.status, 200, running.text);
       const reading = running.events();
       await waitFor(async () => ((await request(`${b.url}/sessions/doomed`)).json as { status?: string }).status === 'running' || undefined);
       const refused = await request(`${b.url}/sessions/doomed`, { method: 'DELETE' });
