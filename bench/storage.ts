@@ -17,7 +17,7 @@ import zlib from 'node:zlib';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import * as tar from 'tar';
-import { createArchiveStream, extractArchiveStream } from '../src/storage/archive.js';
+import { createArchiveStream, createExtractStream } from '../src/storage/archive.js';
 import { FsSessionStore } from '../src/storage/fs.js';
 import { createEncoder, DigestStream } from '../src/storage/integrity.js';
 import { S3SessionStore } from '../src/storage/s3.js';
@@ -287,7 +287,7 @@ async function diagnose(dir: string, root: string): Promise<string> {
       time: await measure(() => pipeline(createArchiveStream(dir), createEncoder('br')!, nullSink({ bytes: 0 }))),
     },
     { step: 'GNU tar -x of the tar file', time: await measure(async () => run('tar', ['-x', '-C', await unpackTo(), '-f', tarFile])) },
-    { step: 'the worker’s `extractArchiveStream` (GNU tar) of the tar file', time: await measure(async () => extractArchiveStream(createReadStream(tarFile), await unpackTo())) },
+    { step: 'the worker’s `createExtractStream` (GNU tar) of the tar file', time: await measure(async () => pipeline(createReadStream(tarFile), createExtractStream(await unpackTo()))) },
     { step: `sha256 of the ${fmt(tarBytes / 2 ** 20, 1)} MiB tar (\`DigestStream\`)`, time: await measure(() => pipeline(createReadStream(tarFile), new DigestStream(), nullSink({ bytes: 0 }))) },
     { step: 'fsync of a freshly written tar file of that size', time: await fsyncFresh(dir, path.join(root, 'diagnose-fsync.tar')) },
     {

@@ -7,7 +7,8 @@ import { newSessionId } from '../sessions/session-id.js';
 import type { Lease, SessionMetadata } from '../storage/types.js';
 import { Job } from './job.js';
 import { localSessionPaths } from './local-session.js';
-import { flushPendingSave, readPendingSave } from './session-saver.js';
+import { readPendingSave } from './pending-save.js';
+import { flushPendingSave } from './session-saver.js';
 import { runJob, type JobDeps } from './run-job.js';
 import { JobSlots } from './slots.js';
 

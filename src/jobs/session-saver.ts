@@ -110,8 +110,6 @@ export async function flushPendingSave(
   return true;
 }
 
-export { readPendingSave };
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

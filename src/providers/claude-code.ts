@@ -12,7 +12,7 @@ import { CREDENTIALS_FILE, installClaudeCredentials, parseClaudeCredentials } fr
 import { findMarkedProcesses, stopMarkedProcesses } from './process-sweep.js';
 import { normalizeClaudeMessage } from './claude-normalize.js';
 import { generateClaudeText } from './claude-text.js';
-import { copyStateFiles, secretRedactor } from './state-files.js';
+import { copyStateFiles, isDirectory, secretRedactor } from './state-files.js';
 import type { Provider, ProviderRunInput, ProviderRunResult, ProviderUsage, UserRequest } from './types.js';
 
 const PERMISSION_MODES = ['default', 'acceptEdits', 'bypassPermissions', 'plan'] as const;
@@ -324,13 +324,6 @@ function sum(values: Array<number | undefined>): number {
   return values.reduce<number>((acc, v) => acc + (typeof v === 'number' ? v : 0), 0);
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await lstat(path)).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());

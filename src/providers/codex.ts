@@ -4,13 +4,13 @@
  * process handling) lives here and in `codex-credentials.ts`. Findings behind the
  * choices: docs/codex-provider-notes.md.
  */
-import { cp, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Input, ThreadEvent, ThreadOptions, Usage, UserInput } from '@openai/codex-sdk';
 import { invalidField } from '../errors/worker-error.js';
 import { codexUsage, normalizeCodexEvent } from './codex-normalize.js';
 import { generateCodexText } from './codex-text.js';
-import { copyStateFiles, secretRedactor } from './state-files.js';
+import { copyStateFiles, isDirectory, secretRedactor } from './state-files.js';
 import { installCodexCredentials, parseCodexCredentials } from './codex-credentials.js';
 import { stopMarkedProcesses } from './process-sweep.js';
 import type { Provider, ProviderRunInput, ProviderRunResult, ProviderUsage, UserRequest } from './types.js';
@@ -276,10 +276,3 @@ async function hasRollout(stateDir: string, threadId: string): Promise<boolean> 
   return files.some((file) => file.endsWith(`${threadId}.jsonl`));
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await lstat(path)).isDirectory();
-  } catch {
-    return false;
-  }
-}

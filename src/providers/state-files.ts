@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redactor } from '../secrets/redactor.js';
 
@@ -33,4 +33,12 @@ export function secretRedactor(secrets: readonly string[]): (text: string) => st
   const redactor = new Redactor();
   redactor.add(secrets);
   return (text) => redactor.redact(text);
+}
+
+/** True for a real directory (not a symlink to one). */
+export async function isDirectory(path: string): Promise<boolean> {
+  return lstat(path).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
 }

@@ -1,7 +1,5 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs/promises';
 import { PassThrough, Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 /**
  * Session snapshots are tar archives made and unpacked by the system's GNU
@@ -63,13 +61,6 @@ export function createExtractStream(targetDir: string): Writable {
       callback(error);
     },
   });
-}
-
-/** Extracts an archive stream into `targetDir`, replacing what was there. */
-export async function extractArchiveStream(source: Readable, targetDir: string): Promise<void> {
-  await fs.rm(targetDir, { recursive: true, force: true });
-  await fs.mkdir(targetDir, { recursive: true });
-  await pipeline(source, createExtractStream(targetDir));
 }
 
 function collect(stream: Readable): () => string {

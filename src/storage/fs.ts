@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { NumberedEvent } from '../events/types.js';
 import { isValidSessionId } from '../sessions/session-id.js';
-import { createArchiveStream, extractArchiveStream } from './archive.js';
+import { createArchiveStream } from './archive.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { decodeEventLog, encodeEventLog } from './event-log-codec.js';
 import { DigestStream, extractVerified, parsePointer, type ArchivePointer } from './integrity.js';
@@ -17,7 +17,6 @@ const METADATA = 'metadata.json';
 const EVENTS = 'events.jsonl';
 const POINTER = 'archive.json';
 /** Archives written before archives were verified; restored as they are. */
-const LEGACY_ARCHIVE = 'archive.tar';
 const ARCHIVE_FILE = /^archive-[0-9a-z-]+\.tar$/;
 
 /**
@@ -103,12 +102,7 @@ export class FsSessionStore implements SessionStore {
 
   async restoreArchive(sessionId: string, targetDir: string): Promise<boolean> {
     const pointerText = await readIfExists(this.file(sessionId, POINTER));
-    if (pointerText === undefined) {
-      const legacy = this.file(sessionId, LEGACY_ARCHIVE);
-      if (!(await exists(legacy))) return false;
-      await extractArchiveStream(createReadStream(legacy), targetDir);
-      return true;
-    }
+    if (pointerText === undefined) return false;
     const pointer = parsePointer(pointerText);
     await extractVerified(createReadStream(this.file(sessionId, pointer.name)), pointer, targetDir);
     return true;
@@ -146,7 +140,7 @@ export class FsSessionStore implements SessionStore {
     const names = await fs.readdir(this.dir(sessionId)).catch(() => [] as string[]);
     await Promise.all(
       names
-        .filter((name) => name !== current && (ARCHIVE_FILE.test(name) || name === LEGACY_ARCHIVE))
+        .filter((name) => name !== current && ARCHIVE_FILE.test(name))
         .map((name) => fs.rm(this.file(sessionId, name), { force: true })),
     );
   }
