@@ -51,7 +51,10 @@ export class Redactor {
   /** Redacts every string inside a JSON-compatible value. */
   redactValue<T>(value: T): T {
     if (this.secrets.size === 0) return value;
-    return JSON.parse(this.redact(JSON.stringify(value))) as T;
+    const text = JSON.stringify(value);
+    const redacted = this.redact(text);
+    // Every event passes here: only a value that held a secret is rebuilt.
+    return redacted === text ? value : (JSON.parse(redacted) as T);
   }
 }
 
