@@ -1,4 +1,7 @@
-# ai-coding-worker container image: the worker runs as the unprivileged `node` user.
+# ai-coding-worker container image. The worker runs as root so that it can run each job's
+# agent under a uid of its own (README "Isolation"); give it only the capabilities it needs:
+#   docker run --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add KILL \
+#     --cap-add SETUID --cap-add SETGID --security-opt no-new-privileges …
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -9,15 +12,19 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends git ca-certificates tini \
+  && apt-get install -y --no-install-recommends git ca-certificates tini util-linux \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-RUN mkdir -p /workspace /data/sessions && chown -R node:node /workspace /data
-USER node
+RUN mkdir -p /workspace /data/sessions && chmod 0711 /workspace && chmod 0700 /data/sessions
+# HOST is deliberately not set (issue #8): with WORKER_API_TOKEN the worker listens on
+# 0.0.0.0; without one on 127.0.0.1, which nothing outside the container can reach.
+# Run it with -e WORKER_API_TOKEN=…, or with -e HOST=0.0.0.0 where the network itself
+# is private (the worker then warns that the API needs no token).
 ENV NODE_ENV=production \
+    AGENT_ISOLATION=required \
     PORT=5000 \
     WORKSPACE_DIR=/workspace \
     SESSIONS_DIR=/data/sessions

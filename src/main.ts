@@ -1,9 +1,13 @@
 import fs from 'node:fs';
 import { configSecrets, ConfigError, loadConfig } from './config/env.js';
+import { explainListenAddress } from './config/listen-address.js';
 import { buildServer } from './http/server.js';
 import { JobManager } from './jobs/job-manager.js';
+import { LocalSessionCache } from './jobs/local-cache.js';
 import { removeStaleHomes } from './jobs/local-session.js';
 import { resavePendingSessions } from './jobs/session-saver.js';
+import { IsolationUnavailableError, setUpIsolation } from './isolation/setup.js';
+import { protectWorkerFiles } from './isolation/worker-files.js';
 import { createLogger } from './logging/logger.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { Redactor } from './secrets/redactor.js';
@@ -20,11 +24,29 @@ async function main(): Promise<void> {
   const store = await createSessionStore(config.storage);
   await store.init();
   fs.mkdirSync(config.workspaceDir, { recursive: true, mode: 0o700 });
+  const isolation = await setUpIsolation({
+    setting: config.agentIsolation,
+    uidRange: config.agentUidRange,
+    slots: config.maxConcurrentJobs,
+    workspaceDir: config.workspaceDir,
+    logger,
+  });
+  if (isolation.status.mode === 'uid') await protectWorkerFiles(config.workspaceDir, logger);
   const staleHomes = await removeStaleHomes(config.workspaceDir);
   if (staleHomes > 0) logger.warn({ staleHomes }, 'removed private homes left by an earlier run');
 
-  const jobs = new JobManager({ config, store, redactor, logger });
-  const app = buildServer({ config, logger, jobs, store, providers: new ProviderRegistry() });
+  const jobs = new JobManager({ config, store, redactor, logger }, isolation.users);
+  const cache = new LocalSessionCache({
+    workspaceDir: config.workspaceDir,
+    limits: config.localCache,
+    store,
+    workerId: config.workerId,
+    leaseTtlMs: config.leaseTtlMs,
+    logger,
+    isActive: (sessionId) => jobs.isActive(sessionId),
+  });
+  jobs.on('finished', (job) => void cache.afterJob(job.sessionId));
+  const app = buildServer({ config, logger, jobs, store, providers: new ProviderRegistry(), isolation: isolation.status });
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string, exitCode = 0) => {
@@ -46,6 +68,8 @@ async function main(): Promise<void> {
     jobs.once('finished', () => void stop('EXIT_AFTER_JOB'));
   }
 
+  const listen = explainListenAddress(config);
+  if (listen.warning) logger.warn({ host: config.host }, listen.warning);
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -53,14 +77,22 @@ async function main(): Promise<void> {
   void resavePendingSessions(config.workspaceDir, store, config.workerId, config.leaseTtlMs, logger).catch((error: unknown) =>
     logger.warn({ err: error }, 'could not look for pending sessions'),
   );
+  void cache.start();
   logger.info(
-    { url: `http://${shownHost}:${port}`, storage: store.kind, maxConcurrentJobs: config.maxConcurrentJobs },
+    {
+      url: `http://${shownHost}:${port}`,
+      address: typeof address === 'object' && address ? address.address : config.host,
+      reason: listen.reason,
+      storage: store.kind,
+      maxConcurrentJobs: config.maxConcurrentJobs,
+      isolation: isolation.status,
+    },
     'worker listening',
   );
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof IsolationUnavailableError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(78);
   }

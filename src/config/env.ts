@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAllowedUrlPrefix, type AllowedUrlPrefix } from '../git/repo-url.js';
 
 /**
  * The worker's configuration: `process.env` is read here and nowhere else.
@@ -27,7 +28,8 @@ const optionalString = z
 const envSchema = z
   .object({
     PORT: integer(0, 65535).default(5000),
-    HOST: z.string().min(1).default('0.0.0.0'),
+    // No default here: it depends on WORKER_API_TOKEN (see loadConfig).
+    HOST: z.string().min(1).optional(),
     WORKSPACE_DIR: optionalString,
     STORAGE: z.enum(['fs', 's3']).optional(),
     SESSIONS_DIR: z.string().min(1).default('./data/sessions'),
@@ -43,7 +45,21 @@ const envSchema = z
     CODING_ASSISTANT_PROVIDER: optionalString,
     CODING_ASSISTANT_AUTHENTICATION: optionalString,
     GITHUB_ACCESS_TOKEN: optionalString,
-    GIT_ALLOWED_URL_PREFIXES: z.string().default('https://github.com/'),
+    GIT_ALLOWED_URL_PREFIXES: z
+      .string()
+      .default('https://github.com/')
+      .transform((value, ctx) => {
+        const prefixes: AllowedUrlPrefix[] = [];
+        for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+          const parsed = parseAllowedUrlPrefix(entry);
+          if (parsed.ok) prefixes.push(parsed.prefix);
+          else {
+            // The message names the entry (without credentials), so the whole value is not echoed.
+            ctx.addIssue({ code: 'custom', message: `entry ${parsed.problem}`, input: value, params: { namesValue: true } });
+          }
+        }
+        return prefixes;
+      }),
     GITHUB_API_URL: z.url().default('https://api.github.com'),
     GIT_AUTHOR_NAME: z.string().min(1).default('AI Coding Worker'),
     GIT_AUTHOR_EMAIL: z.string().min(1).default('worker@ai-coding-worker.local'),
@@ -57,7 +73,21 @@ const envSchema = z
     SESSION_LEASE_TTL_MS: integer(1_000).default(60_000),
     CHECKPOINT_INTERVAL_MS: integer(100).default(5_000),
     SAVE_RETRY_ATTEMPTS: integer(1, 20).default(4),
+    LOCAL_CACHE_MAX_BYTES: integer(0).default(10 * 1024 ** 3),
+    LOCAL_CACHE_MAX_AGE_MS: integer(0).default(24 * 3_600_000),
     WORKER_ID: optionalString,
+    AGENT_ISOLATION: z.enum(['auto', 'required', 'off']).default('auto'),
+    AGENT_UID_RANGE: z
+      .string()
+      .regex(/^\d+-\d+$/, 'must be FIRST-LAST, e.g. 61000-61999')
+      .default('61000-61999')
+      .transform((value) => {
+        const [first, last] = value.split('-').map(Number) as [number, number];
+        return { first, last };
+      })
+      .refine((range) => range.first >= 1000 && range.last >= range.first && range.last <= 4_294_967_294, {
+        message: 'must lie within 1000-4294967294 with FIRST <= LAST (never root or a system uid)',
+      }),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE === 's3' && !env.MINIO_ENDPOINT) {
@@ -71,6 +101,11 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 export interface Config {
   port: number;
   host: string;
+  /**
+   * Why `host`: set with HOST, or the default — 0.0.0.0 with WORKER_API_TOKEN,
+   * 127.0.0.1 without, so an API that runs code is not open to the network by accident.
+   */
+  hostSource: 'HOST' | 'default-with-token' | 'default-without-token';
   workspaceDir: string;
   storage:
     | { kind: 'fs'; sessionsDir: string }
@@ -88,7 +123,8 @@ export interface Config {
   exitAfterJob: boolean;
   apiToken?: string;
   defaults: { provider?: string; authentication?: string; githubToken?: string };
-  gitAllowedUrlPrefixes: string[];
+  /** Parsed at start-up; a `repoUrl` must match one (`isAllowedRepoUrl`). */
+  gitAllowedUrlPrefixes: AllowedUrlPrefix[];
   githubApiUrl: string;
   gitAuthor: { name: string; email: string };
   dbBaseUrl?: string;
@@ -104,8 +140,14 @@ export interface Config {
   checkpointIntervalMs: number;
   /** Attempts at saving a finished session before it is kept locally for a later save. */
   saveRetryAttempts: number;
+  /** Bounds of the idle local session copies under `workspaceDir/sessions` (jobs/local-cache.ts). */
+  localCache: { maxBytes: number; maxAgeMs: number };
   /** Names this worker as the holder of session locks. */
   workerId: string;
+  /** Whether agents run under uids of their own (README "Isolation"). */
+  agentIsolation: 'auto' | 'required' | 'off';
+  /** Where the agents' uids (and gids) come from: one per job slot. */
+  agentUidRange: { first: number; last: number };
 }
 
 export class ConfigError extends Error {
@@ -123,7 +165,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       result.error.issues.map((issue) => {
         const name = issue.path.join('.');
         const value = source[name];
-        const shown = value === undefined || isSecretName(name) ? '' : ` (got ${JSON.stringify(value)})`;
+        const namesValue = issue.code === 'custom' && issue.params?.namesValue === true;
+        const shown = value === undefined || namesValue || isSecretName(name) ? '' : ` (got ${JSON.stringify(value)})`;
         return `${name}: ${issue.message}${shown}`;
       }),
     );
@@ -136,7 +179,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
 
   const config: Config = {
     port: env.PORT,
-    host: env.HOST,
+    host: env.HOST ?? (env.WORKER_API_TOKEN ? '0.0.0.0' : '127.0.0.1'),
+    hostSource: env.HOST !== undefined ? 'HOST' : env.WORKER_API_TOKEN ? 'default-with-token' : 'default-without-token',
     workspaceDir: path.resolve(env.WORKSPACE_DIR ?? path.join(os.tmpdir(), 'ai-coding-worker')),
     storage:
       storageKind === 's3'
@@ -158,9 +202,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       authentication: env.CODING_ASSISTANT_AUTHENTICATION,
       githubToken: env.GITHUB_ACCESS_TOKEN,
     },
-    gitAllowedUrlPrefixes: env.GIT_ALLOWED_URL_PREFIXES.split(',')
-      .map((prefix) => prefix.trim())
-      .filter(Boolean),
+    gitAllowedUrlPrefixes: env.GIT_ALLOWED_URL_PREFIXES,
     githubApiUrl: env.GITHUB_API_URL,
     gitAuthor: { name: env.GIT_AUTHOR_NAME, email: env.GIT_AUTHOR_EMAIL },
     dbBaseUrl: env.DB_BASE_URL,
@@ -172,6 +214,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     leaseTtlMs: env.SESSION_LEASE_TTL_MS,
     checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,
     saveRetryAttempts: env.SAVE_RETRY_ATTEMPTS,
+    localCache: { maxBytes: env.LOCAL_CACHE_MAX_BYTES, maxAgeMs: env.LOCAL_CACHE_MAX_AGE_MS },
+    agentIsolation: env.AGENT_ISOLATION,
+    agentUidRange: env.AGENT_UID_RANGE,
     workerId: env.WORKER_ID ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
   return deepFreeze(config);

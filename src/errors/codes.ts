@@ -30,6 +30,7 @@ export const STREAM_ERROR_CODES = {
   STORAGE_ERROR: 'The session could not be saved or restored.',
   EXECUTION_ERROR: 'The job failed.',
   ABORTED: 'The job was aborted.',
+  WORKER_LOST: 'The job was interrupted: its worker stopped before the job finished.',
   UNKNOWN_ERROR: 'An unexpected error occurred.',
 } as const;
 

@@ -1,5 +1,5 @@
 import type { Redactor } from '../secrets/redactor.js';
-import { runGit, summarizeGitError, type GitResult } from './git-command.js';
+import { runGit, summarizeGitError, type CommandWrapper, type GitResult } from './git-command.js';
 import { createGitEnvironment, type GitEnvironment } from './git-env.js';
 
 /** A failed git command, with its output already redacted. */
@@ -35,6 +35,8 @@ export interface GitClient {
 
 export interface GitClientInput {
   homeDir: string;
+  /** Runs each command under another identity (the job's agent user); as the worker when absent. */
+  runAs?: CommandWrapper;
   repoUrl: string;
   accessToken?: string;
   author?: { name: string; email: string };
@@ -50,6 +52,7 @@ export function createGitClient(input: GitClientInput): { git: GitClient; releas
     runGit(args, {
       cwd: options.cwd,
       env: options.auth ? env.network : env.local,
+      runAs: input.runAs,
       signal: input.signal,
       input: options.input,
       onStderrLine: options.onStderrLine,

@@ -7,8 +7,13 @@ export interface GitResult {
   stderr: string;
 }
 
+/** Turns an argv into one that runs it under another identity (e.g. through setpriv). */
+export type CommandWrapper = (command: string, args: readonly string[]) => { command: string; args: string[] };
+
 export interface GitRunOptions {
   cwd: string;
+  /** Runs git under another identity; as this process when absent. */
+  runAs?: CommandWrapper;
   /** The complete environment of the child; nothing is inherited from the worker. */
   env: Record<string, string>;
   signal?: AbortSignal;
@@ -31,7 +36,8 @@ export function runGit(args: readonly string[], options: GitRunOptions): Promise
       reject(abortError());
       return;
     }
-    const child = spawn('git', args, {
+    const argv = options.runAs ? options.runAs('git', args) : { command: 'git', args: [...args] };
+    const child = spawn(argv.command, argv.args, {
       cwd: options.cwd,
       env: options.env,
       detached: true,

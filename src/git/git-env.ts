@@ -54,6 +54,8 @@ export function createGitEnvironment(input: GitEnvironmentInput): GitEnvironment
     LC_ALL: 'C',
     LANG: 'C',
     GIT_CONFIG_NOSYSTEM: '1',
+    // HOME is the agent's private home, where it can write a ~/.gitconfig of its own.
+    GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_TERMINAL_PROMPT: '0',
     // An empty GIT_ASKPASS disables any askpass program, including core.askPass.
     GIT_ASKPASS: '',

@@ -12,7 +12,7 @@ import { createBranch, fastForwardIfClean, refExists, restoreBranch, setUpstream
 import { chooseCloneStrategy, cloneRepository, currentBranch, fetchBranches, isRepository } from './clone.js';
 import { commitStaged, generateCommitMessage, stageAll } from './commit.js';
 import { createGitClient, GitCommandError, type GitClient } from './git-client.js';
-import { GitAbortedError } from './git-command.js';
+import { GitAbortedError, type CommandWrapper } from './git-command.js';
 import { nameSession, sessionBranchName, type GenerateText } from './naming.js';
 import { createOrUpdatePullRequest, type PullRequestOptions } from './pull-request.js';
 import { countUnpushed, pushBranch } from './push.js';
@@ -32,6 +32,8 @@ export interface RepositoryContext {
   gitAuthor: { name: string; email: string };
   /** The job's private temp home (mode 0700); git's HOME. Nothing secret is written to it. */
   homeDir: string;
+  /** Wraps each git command so it runs as the job's agent user (see src/isolation). */
+  runAs?: CommandWrapper;
   emit: (event: EventInput) => void;
   redactor: Redactor;
   signal: AbortSignal;
@@ -83,6 +85,7 @@ export async function checkoutRepository(ctx: RepositoryContext): Promise<Checko
 function gitClientFor(ctx: RepositoryContext): ReturnType<typeof createGitClient> {
   return createGitClient({
     homeDir: ctx.homeDir,
+    runAs: ctx.runAs,
     repoUrl: ctx.github.repoUrl,
     accessToken: ctx.github.accessToken,
     author: ctx.gitAuthor,

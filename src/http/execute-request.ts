@@ -1,60 +1,108 @@
 import { z } from 'zod';
 import type { Config } from '../config/env.js';
 import { invalidField, WorkerError } from '../errors/worker-error.js';
+import { branchNameProblem } from '../git/branch-name.js';
+import { isAllowedRepoUrl } from '../git/repo-url.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ParsedCredentials, Provider, ProviderOptions, UserRequest } from '../providers/types.js';
-import { isValidSessionId } from '../sessions/session-id.js';
+import { isValidSessionId, SESSION_ID_RULE } from '../sessions/session-id.js';
 
 /** The request value meaning "use the worker's environment default". */
 const FROM_ENV = 'FROM_ENV';
+
+/**
+ * Length limits, in characters, of the free-text fields (API.md lists them):
+ * an absurd value is a 400 naming the field, not a failure late inside git, an
+ * agent or the GitHub API (issue #8). `userRequest` and the credentials are
+ * bounded only by MAX_REQUEST_BYTES.
+ */
+const MAX_LENGTH = {
+  provider: 100,
+  repoUrl: 2048,
+  /** Tokens travel in HTTP headers (git, the DB API), which servers cap at about 8 KiB. */
+  token: 4096,
+  model: 256,
+  dbSessionId: 256,
+  /** GitHub's own limits for a pull request. */
+  pullRequestTitle: 256,
+  pullRequestBody: 65_536,
+} as const;
+
+/** `github.directory`, in UTF-8 bytes: leaves room under PATH_MAX (4096) for the workspace path before it. */
+const DIRECTORY_MAX_BYTES = 1024;
+/** NAME_MAX: the longest file name, in bytes. */
+const FILE_NAME_MAX_BYTES = 255;
+
+const textUpTo = (max: number) => z.string().max(max, `must be at most ${max} characters long`);
+const nonEmptyTextUpTo = (max: number) => textUpTo(max).min(1, 'must not be empty');
+
+/** A string checked by a function that says what is wrong with it. */
+const checkedString = (problemOf: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = problemOf(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const branchName = checkedString(branchNameProblem);
 
 const base64 = z
   .string()
   .min(1, 'must not be empty')
   .refine((value) => value.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(value), 'must be valid base64');
 
-const contentBlock = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text'), text: z.string().min(1, 'must not be empty') }),
-  z.object({
-    type: z.literal('image'),
-    source: z.object({
-      type: z.literal('base64'),
-      media_type: z.enum(['image/png', 'image/jpeg', 'image/gif', 'image/webp']),
-      data: base64,
+// Each union names its own accepted forms: zod's message for a value that fits no branch is only "Invalid input".
+const contentBlock = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('text'), text: z.string().min(1, 'must not be empty') }),
+    z.object({
+      type: z.literal('image'),
+      source: z.object({
+        type: z.literal('base64'),
+        media_type: z.enum(['image/png', 'image/jpeg', 'image/gif', 'image/webp']),
+        data: base64,
+      }),
     }),
-  }),
-]);
+  ],
+  { error: 'must be a {"type":"text","text":...} or {"type":"image","source":{...}} block' },
+);
 
-const sessionId = z.string().refine(isValidSessionId, {
-  message: 'must be 1-128 characters of A-Z a-z 0-9 . _ - and must not start with "."',
-});
+const sessionId = z.string().refine(isValidSessionId, { message: SESSION_ID_RULE });
 
 const bodySchema = z.object({
-  userRequest: z.union([
-    z.string().refine((text) => text.trim() !== '', 'must not be empty'),
-    z.array(contentBlock).min(1, 'must have at least one block'),
-  ]),
-  codingAssistantProvider: z.string().min(1).optional(),
-  codingAssistantAuthentication: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+  userRequest: z.union(
+    [
+      z.string().refine((text) => text.trim() !== '', 'must not be empty'),
+      z.array(contentBlock).min(1, 'must have at least one block'),
+    ],
+    { error: 'must be a non-empty string or a non-empty array of text and image blocks' },
+  ),
+  codingAssistantProvider: nonEmptyTextUpTo(MAX_LENGTH.provider).optional(),
+  codingAssistantAuthentication: z
+    .union([z.string(), z.record(z.string(), z.unknown())], {
+      error: 'must be a string (an API key, or credentials as JSON) or a credentials object',
+    })
+    .optional(),
   websiteSessionId: sessionId.optional(),
   resumeSessionId: sessionId.optional(),
   github: z
     .object({
-      repoUrl: z.string().min(1),
-      branch: z
-        .string()
-        .min(1)
-        .refine(isSafeBranchName, 'is not a valid branch name')
-        .optional(),
-      directory: z.string().refine(isSafeRelativePath, 'must be a relative path inside the repository').optional(),
-      accessToken: z.string().min(1).optional(),
+      repoUrl: nonEmptyTextUpTo(MAX_LENGTH.repoUrl),
+      branch: branchName.optional(),
+      directory: checkedString(directoryProblem).optional(),
+      accessToken: nonEmptyTextUpTo(MAX_LENGTH.token).optional(),
     })
     .optional(),
   autoCommit: z.boolean().optional(),
-  database: z.object({ sessionId: z.string().min(1).optional(), accessToken: z.string().min(1) }).optional(),
+  database: z
+    .object({
+      sessionId: nonEmptyTextUpTo(MAX_LENGTH.dbSessionId).optional(),
+      accessToken: nonEmptyTextUpTo(MAX_LENGTH.token),
+    })
+    .optional(),
   providerOptions: z
     .looseObject({
-      model: z.string().min(1).optional(),
+      model: nonEmptyTextUpTo(MAX_LENGTH.model).optional(),
       permissionMode: z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']).optional(),
       skipPermissions: z.boolean().optional(),
       maxTurns: z.number().int().positive().max(1000).optional(),
@@ -66,16 +114,19 @@ const bodySchema = z.object({
     })
     .optional(),
   pullRequest: z
-    .union([
-      z.literal(true),
-      z.literal(false),
-      z.object({
-        draft: z.boolean().optional(),
-        title: z.string().min(1).optional(),
-        body: z.string().optional(),
-        base: z.string().min(1).refine(isSafeBranchName, 'is not a valid branch name').optional(),
-      }),
-    ])
+    .union(
+      [
+        z.literal(true),
+        z.literal(false),
+        z.object({
+          draft: z.boolean().optional(),
+          title: nonEmptyTextUpTo(MAX_LENGTH.pullRequestTitle).optional(),
+          body: textUpTo(MAX_LENGTH.pullRequestBody).optional(),
+          base: branchName.optional(),
+        }),
+      ],
+      { error: 'must be true, false or an object {draft?, title?, body?, base?}' },
+    )
     .optional(),
 });
 
@@ -110,7 +161,9 @@ export function parseExecuteRequest(
   providers: ProviderRegistry,
 ): ExecuteRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new WorkerError('VALIDATION_ERROR', 'The request body must be a JSON object.');
+    // An empty body parses to undefined (see json-body.ts).
+    const empty = body === undefined ? ' (it is empty)' : '';
+    throw new WorkerError('VALIDATION_ERROR', `The request body must be a JSON object${empty}.`);
   }
   const result = bodySchema.safeParse(body);
   if (!result.success) {
@@ -179,43 +232,32 @@ function parseGithub(github: z.infer<typeof bodySchema>['github'] & object, conf
   if (!isAllowedRepoUrl(repoUrl, config.gitAllowedUrlPrefixes)) {
     throw invalidField(
       'github.repoUrl',
-      `github.repoUrl must start with one of: ${config.gitAllowedUrlPrefixes.join(', ')}`,
+      `github.repoUrl must be a plain http(s) URL under one of: ${config.gitAllowedUrlPrefixes.map((prefix) => prefix.href).join(', ')}`,
     );
   }
   const accessToken = fromEnv(github.accessToken, config.defaults.githubToken);
   return { repoUrl, branch: github.branch, directory: github.directory, accessToken };
 }
 
-/** Only plain http(s) URLs under an allowed prefix, with no credentials, options or transport helpers smuggled in. */
-export function isAllowedRepoUrl(repoUrl: string, prefixes: readonly string[]): boolean {
-  let url: URL;
-  try {
-    url = new URL(repoUrl);
-  } catch {
-    return false;
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
-  if (url.username || url.password) return false;
-  if (/[\s\\]/.test(repoUrl) || repoUrl.includes('::')) return false;
-  return prefixes.some((prefix) => repoUrl.startsWith(prefix));
-}
-
-/** For a union, the issue of the branch that matched the value's shape, with its full path. */
+/**
+ * For a union, the issue of the branch that matched the value's shape, with its
+ * full path; the union's own issue (and message) when no branch did.
+ */
 function innermostIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
   if (issue.code !== 'invalid_union') return issue;
-  const branch = issue.errors.find((issues) => issues.length > 0 && !(issues[0]!.code === 'invalid_type' && issues[0]!.path.length === 0));
+  const branch = issue.errors.find((issues) => issues.length > 0 && !isShapeMismatch(issues[0]!));
   if (!branch) return issue;
   const inner = branch[0]!;
   return innermostIssue({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue);
 }
 
+/** A branch's issue about the value itself being of another type or literal: the value does not have that branch's shape. */
+function isShapeMismatch(issue: z.core.$ZodIssue): boolean {
+  return issue.path.length === 0 && (issue.code === 'invalid_type' || issue.code === 'invalid_value');
+}
+
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
-  if (value === undefined && issue.code !== 'invalid_union') return 'is required';
-  if (issue.code === 'invalid_union') {
-    return issue.path.length === 1
-      ? 'must be a non-empty string or a non-empty array of text and image blocks'
-      : 'must be a {"type":"text","text":...} or {"type":"image","source":{...}} block';
-  }
+  if (value === undefined) return 'is required';
   if (issue.code === 'invalid_type') return issue.expected === 'int' ? 'must be a whole number' : `must be of type ${issue.expected}`;
   return issue.message;
 }
@@ -233,19 +275,15 @@ function fromEnv<T>(value: T | undefined, fallback: string | undefined): T | str
   return value === undefined || value === FROM_ENV ? fallback : value;
 }
 
-/** A subset of git's check-ref-format rules, enough to keep names out of option and path tricks. */
-function isSafeBranchName(name: string): boolean {
-  return (
-    /^[A-Za-z0-9._/-]+$/.test(name) &&
-    !name.startsWith('-') &&
-    !name.startsWith('/') &&
-    !name.endsWith('/') &&
-    !name.endsWith('.lock') &&
-    !name.endsWith('.') &&
-    !name.includes('..') &&
-    !name.includes('//') &&
-    !name.split('/').some((part) => part.startsWith('.'))
-  );
+/** Why `dir` is not a usable `github.directory`, or undefined. */
+function directoryProblem(dir: string): string | undefined {
+  const bytes = Buffer.byteLength(dir);
+  if (bytes > DIRECTORY_MAX_BYTES) return `must be at most ${DIRECTORY_MAX_BYTES} bytes long (it has ${bytes})`;
+  if (!isSafeRelativePath(dir)) return 'must be a relative path inside the repository';
+  if (dir.split('/').some((part) => Buffer.byteLength(part) > FILE_NAME_MAX_BYTES)) {
+    return `must not have a "/"-separated part longer than ${FILE_NAME_MAX_BYTES} bytes`;
+  }
+  return undefined;
 }
 
 function isSafeRelativePath(dir: string): boolean {

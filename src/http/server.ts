@@ -1,12 +1,21 @@
 import os from 'node:os';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { WorkerError } from '../errors/worker-error.js';
+import type { IsolationStatus } from '../isolation/types.js';
 import type { JobManager } from '../jobs/job-manager.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import { invalidSessionIdParam, SESSION_ID_MAX_LENGTH } from '../sessions/session-id.js';
 import type { SessionStore } from '../storage/types.js';
 import { assertBearerToken } from './auth.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { registerExecuteRoute } from './routes/execute.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerSessionRoutes } from './routes/sessions.js';
@@ -17,33 +26,51 @@ export interface ServerDeps {
   jobs: JobManager;
   store: SessionStore;
   providers: ProviderRegistry;
+  /** The isolation in force, for /health. */
+  isolation: IsolationStatus;
 }
 
 export const CONTAINER_ID = os.hostname();
 
 /** Builds the HTTP API: routes, auth, and one error shape for every failure before a stream. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
+  const authorize = (request: FastifyRequest): void => {
+    if (deps.config.apiToken && request.routeOptions.url !== '/health') {
+      assertBearerToken(request.headers.authorization, deps.config.apiToken);
+    }
+  };
+
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.maxRequestBytes,
     // Long agent runs stream for a long time; never cut them off.
     requestTimeout: 0,
     return503OnClosing: true,
+    // Session ids are the only path parameters. The router takes exactly the ids
+    // POST /execute accepts; a longer one is FST_ERR_MAX_PARAM_LENGTH (414 by
+    // default), answered below with the same 400 as any other invalid id (issue #8).
+    routerOptions: { maxParamLength: SESSION_ID_MAX_LENGTH },
+    // The router's own errors (a too-long or undecodable path segment) skip the
+    // hooks and the error handler: answer them like every other request,
+    // authentication first, then the contract's error body.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('X-Container-ID', CONTAINER_ID);
+      try {
+        authorize(request);
+      } catch (authError) {
+        return sendError(authError as FastifyError, request, reply);
+      }
+      return sendError(error, request, reply);
+    },
   });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Container-ID', CONTAINER_ID);
-    if (deps.config.apiToken && request.routeOptions.url !== '/health') {
-      assertBearerToken(request.headers.authorization, deps.config.apiToken);
-    }
+    authorize(request);
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const workerError = toWorkerError(error);
-    if (workerError.code === 'INTERNAL_ERROR') request.log.error({ err: error }, 'request failed');
-    if (workerError.retryAfter !== undefined) reply.header('Retry-After', String(workerError.retryAfter));
-    return reply.status(workerError.status).send(workerError.toBody());
-  });
+  app.setErrorHandler(sendError);
+  registerJsonBodyParser(app);
 
   app.setNotFoundHandler((request, reply) => {
     const error = new WorkerError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`);
@@ -56,7 +83,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   return app;
 }
 
-/** Maps Fastify's own errors (body parsing, limits) and unknown errors onto the contract's codes. */
+/** Answers any failure before a stream with the contract's error body. */
+function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const workerError = toWorkerError(error);
+  if (workerError.code === 'INTERNAL_ERROR') request.log.error({ err: error }, 'request failed');
+  if (workerError.retryAfter !== undefined) reply.header('Retry-After', String(workerError.retryAfter));
+  return reply.status(workerError.status).send(workerError.toBody());
+}
+
+/** Maps Fastify's own errors (routing, body reading, limits) and unknown errors onto the contract's codes. */
 function toWorkerError(error: FastifyError): WorkerError {
   if (error instanceof WorkerError) return error;
   switch (error.code) {
@@ -64,10 +99,15 @@ function toWorkerError(error: FastifyError): WorkerError {
       return new WorkerError('PAYLOAD_TOO_LARGE', 'The request body is larger than the worker accepts.');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new WorkerError('UNSUPPORTED_MEDIA_TYPE');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return invalidSessionIdParam();
+    case 'FST_ERR_BAD_URL':
+      return new WorkerError('VALIDATION_ERROR', 'The request path has a malformed %-escape.');
   }
   if (error.statusCode === 413) return new WorkerError('PAYLOAD_TOO_LARGE');
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-    return new WorkerError('VALIDATION_ERROR', `The request body is not valid JSON: ${error.message}`);
+    // JSON syntax errors are the body parser's own WorkerErrors; these are about reading the body.
+    return new WorkerError('VALIDATION_ERROR', `The request is not valid: ${error.message}`);
   }
   return new WorkerError('INTERNAL_ERROR');
 }

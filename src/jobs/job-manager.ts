@@ -3,10 +3,12 @@ import { WorkerError } from '../errors/worker-error.js';
 import { SessionEventLog } from '../events/event-log.js';
 import type { NumberedEvent } from '../events/types.js';
 import type { ExecuteRequest } from '../http/execute-request.js';
+import type { AgentUser } from '../isolation/types.js';
 import { newSessionId } from '../sessions/session-id.js';
 import type { Lease, SessionMetadata } from '../storage/types.js';
 import { Job } from './job.js';
 import { localSessionPaths } from './local-session.js';
+import { workerLostEvent } from './lost-session.js';
 import { readPendingSave } from './pending-save.js';
 import { flushPendingSave } from './session-saver.js';
 import { runJob, type JobDeps } from './run-job.js';
@@ -33,9 +35,13 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
   private readonly starting = new Set<string>();
   private accepting = true;
 
-  constructor(private readonly deps: JobDeps) {
+  constructor(
+    private readonly deps: JobDeps,
+    /** One identity per job slot (see src/isolation). */
+    agentUsers: readonly AgentUser[],
+  ) {
     super();
-    this.slots = new JobSlots(deps.config.maxConcurrentJobs);
+    this.slots = new JobSlots(agentUsers);
   }
 
   get isBusy(): boolean {
@@ -58,6 +64,11 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
     return this.running.get(sessionId)?.job;
   }
 
+  /** True while a job of the session is being admitted or runs here: its local copy is in use. */
+  isActive(sessionId: string): boolean {
+    return this.running.has(sessionId) || this.starting.has(sessionId);
+  }
+
   /**
    * Admits and starts a job. Throws a WorkerError for 404 (unknown session to
    * resume), 409 (session running here or on another worker), 429 (no slot)
@@ -69,8 +80,8 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
     // checks for the last slot or for the same session.
     if (this.running.has(sessionId) || this.starting.has(sessionId)) throw sessionBusy(sessionId);
     if (!this.accepting) throw new WorkerError('SHUTTING_DOWN');
-    const release = this.slots.tryAcquire();
-    if (!release) {
+    const slot = this.slots.tryAcquire();
+    if (!slot) {
       throw new WorkerError('WORKER_BUSY', 'The worker has no free job slot; retry later.', {
         retryAfter: RETRY_AFTER_SECONDS,
       });
@@ -80,12 +91,12 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
     try {
       admitted = await this.admit(sessionId, request);
     } catch (error) {
-      release();
+      slot.release();
       throw error;
     } finally {
       this.starting.delete(sessionId);
     }
-    return this.launch(sessionId, request, admitted, release);
+    return this.launch(sessionId, request, admitted, slot);
   }
 
   /** Aborts a running job; false when the session is not running here. */
@@ -131,6 +142,8 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
     const lease = await store.acquireLease(sessionId, config.workerId, config.leaseTtlMs);
     if (!lease) throw sessionBusy(sessionId, 'another worker');
     try {
+      // Again under the lock: a reader may have settled the last job as interrupted meanwhile (lost-session.ts).
+      if (wantsExisting) previous = await store.readMetadata(sessionId);
       let history = previous ? await store.readEvents(sessionId) : [];
       if (pending) {
         // The last turn on this worker never reached the store: bring it there now, or work from it.
@@ -150,19 +163,18 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
     }
   }
 
-  private launch(sessionId: string, request: ExecuteRequest, admitted: Admitted, release: () => void): Job {
+  private launch(
+    sessionId: string,
+    request: ExecuteRequest,
+    admitted: Admitted,
+    slot: { agentUser: AgentUser; release: () => void },
+  ): Job {
     const { previous, history, lease } = admitted;
     const lastId = Math.max(previous?.lastEventId ?? 0, history.at(-1)?.id ?? 0);
     const log = new SessionEventLog(this.deps.redactor, history, lastId);
-    const job = new Job(sessionId, request, log, previous, lease);
-    if (previous?.status === 'running') {
-      // We hold the lock, so whoever ran the last job died before it finished.
-      log.append({
-        type: 'error',
-        code: 'EXECUTION_ERROR',
-        error: 'The previous job of this session was interrupted (its worker stopped); resuming from the last checkpoint.',
-      });
-    }
+    const job = new Job(sessionId, request, log, slot.agentUser, previous, lease);
+    // We hold the lock, so whoever ran the last job died before it finished.
+    if (previous?.status === 'running') log.append(workerLostEvent());
     job.firstEventId = log.append({
       type: 'connected',
       sessionId,
@@ -174,7 +186,7 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
       .catch((error: unknown) => this.deps.logger.error({ err: error, sessionId }, 'job runner crashed'))
       .finally(() => {
         this.running.delete(sessionId);
-        release();
+        slot.release();
         this.emit('finished', job);
         if (this.running.size === 0) this.emit('idle');
       });

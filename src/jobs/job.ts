@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionEventLog } from '../events/event-log.js';
 import type { ExecuteRequest } from '../http/execute-request.js';
+import type { AgentUser } from '../isolation/types.js';
 import type { Lease, SessionMetadata } from '../storage/types.js';
 
 export type JobPhase = 'prepare' | 'checkout' | 'agent' | 'commit' | 'persist' | 'done';
@@ -20,6 +21,8 @@ export class Job {
     readonly sessionId: string,
     readonly request: ExecuteRequest,
     readonly log: SessionEventLog,
+    /** The identity every process of this job runs under (its slot's). */
+    readonly agentUser: AgentUser,
     /** The stored metadata when resuming; undefined for a new session. */
     readonly previous: SessionMetadata | undefined,
     /** The session lock this job holds in the store. */

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { isProcessAlive } from '../isolation/processes.js';
+import type { AgentUser } from '../isolation/types.js';
 import { stopMarkedProcesses } from '../providers/process-sweep.js';
 
 /**
@@ -17,6 +19,8 @@ export interface LocalSessionPaths {
   state: string;
   /** Records which stored snapshot the local copy matches. */
   snapshotMarker: string;
+  /** Records the agent uid the whole workspace belongs to. */
+  ownerMarker: string;
 }
 
 export function localSessionPaths(workspaceDir: string, sessionId: string): LocalSessionPaths {
@@ -26,6 +30,7 @@ export function localSessionPaths(workspaceDir: string, sessionId: string): Loca
     workspace: path.join(root, 'workspace'),
     state: path.join(root, 'state'),
     snapshotMarker: path.join(root, '.snapshot'),
+    ownerMarker: path.join(root, '.owner'),
   };
 }
 
@@ -45,14 +50,43 @@ export async function markSnapshot(paths: LocalSessionPaths, snapshotId: string)
   await fs.writeFile(paths.snapshotMarker, snapshotId, { mode: 0o600 });
 }
 
-/** Creates a fresh private home (mode 0700) for one job. */
-export async function createPrivateHome(workspaceDir: string): Promise<string> {
+/**
+ * Lets the job's agent reach its workspace: the workspace becomes the agent's
+ * uid's (the whole tree, only when it last belonged to another uid or came out
+ * of an archive, since everything written into it afterwards is the agent's or
+ * its git's own), and the session folder above it becomes passable (0711).
+ */
+export async function openSessionFolder(paths: LocalSessionPaths, agentUser: AgentUser): Promise<void> {
+  if (!agentUser.isolated) return;
+  const owner = await fs.readFile(paths.ownerMarker, 'utf8').catch(() => undefined);
+  if (owner !== String(agentUser.uid)) {
+    await fs.rm(paths.ownerMarker, { force: true });
+    await agentUser.handOver(paths.workspace);
+    await fs.writeFile(paths.ownerMarker, String(agentUser.uid), { mode: 0o600 });
+  }
+  await fs.chmod(paths.root, 0o711);
+}
+
+/** An idle session's folder is closed to every agent, including later ones of the same slot uid. */
+export async function closeSessionFolder(paths: LocalSessionPaths): Promise<void> {
+  await fs.chmod(paths.root, 0o700).catch(() => {});
+}
+
+/** Creates a fresh private home (mode 0700, the agent's) for one job, with a private TMPDIR. */
+export async function createPrivateHome(workspaceDir: string, agentUser: AgentUser): Promise<string> {
   const homes = path.join(workspaceDir, 'homes');
   await fs.mkdir(homes, { recursive: true, mode: 0o711 });
   // The pid in the name tells a later start-up whether the home's worker is still alive.
   const home = path.join(homes, `${process.pid}-${randomUUID()}`);
   await fs.mkdir(home, { mode: 0o700 });
+  await fs.mkdir(privateTmpDir(home), { mode: 0o700 });
+  await agentUser.handOver(home);
   return home;
+}
+
+/** The job's TMPDIR: /tmp is shared by every job, this is not. */
+export function privateTmpDir(home: string): string {
+  return path.join(home, 'tmp');
 }
 
 export async function removePrivateHome(home: string): Promise<void> {
@@ -67,22 +101,16 @@ export async function removePrivateHome(home: string): Promise<void> {
 export async function removeStaleHomes(workspaceDir: string): Promise<number> {
   const homes = path.join(workspaceDir, 'homes');
   const entries = await fs.readdir(homes).catch(() => [] as string[]);
-  // Another live worker sharing this WORKSPACE_DIR keeps its homes (and its running agents).
-  const stale = entries.filter((name) => !isOtherLiveProcess(Number.parseInt(name, 10)));
-  for (const name of stale) {
+  let removed = 0;
+  for (const name of entries) {
+    // Another live worker sharing this WORKSPACE_DIR keeps its homes (and its running agents).
+    // A killed worker that nobody reaped yet is a zombie: dead, whatever kill(pid, 0) says.
+    const pid = Number.parseInt(name, 10);
+    if (pid !== process.pid && (await isProcessAlive(pid))) continue;
     const home = path.join(homes, name);
     await stopMarkedProcesses('HOME', home, 1_500);
     await removePrivateHome(home);
+    removed++;
   }
-  return stale.length;
-}
-
-function isOtherLiveProcess(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return removed;
 }

@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { NumberedEvent } from '../events/types.js';
+import { isValidSessionId } from '../sessions/session-id.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import type { SessionMetadata } from '../storage/types.js';
-import type { LocalSessionPaths } from './local-session.js';
+import { localSessionPaths, type LocalSessionPaths } from './local-session.js';
 
 /**
  * A session whose final save failed (the store was unreachable) is kept on
@@ -34,18 +35,22 @@ export async function clearPendingSave(paths: LocalSessionPaths): Promise<void> 
   await fs.rm(path.join(paths.root, PENDING_FILE), { force: true });
 }
 
+/** Whether the session has a pending save here (even one that cannot be read: it is still unsaved). */
+export async function hasPendingSave(paths: LocalSessionPaths): Promise<boolean> {
+  return fs.stat(path.join(paths.root, PENDING_FILE)).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+  );
+}
+
 /** Session ids on this worker that have a pending save. */
 export async function listPendingSaves(workspaceDir: string): Promise<string[]> {
   const sessionsDir = path.join(workspaceDir, 'sessions');
   const entries = await fs.readdir(sessionsDir, { withFileTypes: true }).catch(() => []);
   const pending: string[] = [];
   for (const entry of entries) {
-    if (!entry.isDirectory()) continue;
-    const exists = await fs.stat(path.join(sessionsDir, entry.name, PENDING_FILE)).then(
-      () => true,
-      () => false,
-    );
-    if (exists) pending.push(entry.name);
+    if (!entry.isDirectory() || !isValidSessionId(entry.name)) continue;
+    if (await hasPendingSave(localSessionPaths(workspaceDir, entry.name))) pending.push(entry.name);
   }
   return pending;
 }

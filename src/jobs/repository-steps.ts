@@ -25,6 +25,7 @@ export class RepositorySteps {
       userRequestText: requestText(request.userRequest),
       gitAuthor: deps.config.gitAuthor,
       homeDir,
+      runAs: (command, args) => job.agentUser.command(command, args),
       emit: (event) => job.log.append(event),
       redactor: deps.redactor,
       signal: job.abortController.signal,

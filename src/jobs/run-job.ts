@@ -9,10 +9,13 @@ import type { Redactor } from '../secrets/redactor.js';
 import type { SessionMetadata, SessionStatus, SessionStore } from '../storage/types.js';
 import type { Job } from './job.js';
 import {
+  closeSessionFolder,
   createPrivateHome,
   ensureLocalSession,
   isLocalCopyCurrent,
   localSessionPaths,
+  openSessionFolder,
+  privateTmpDir,
   removePrivateHome,
   type LocalSessionPaths,
 } from './local-session.js';
@@ -49,8 +52,8 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
   let workspaceReady = false;
   let metadata = initialMetadata(job, deps.store.kind);
   let outcome: Outcome;
-  const saver = new SessionSaver(job.sessionId, paths, deps.store, logger, deps.config.saveRetryAttempts);
-  const stopLease = keepLease(job, deps);
+  const lease = keepLease(job, deps);
+  const saver = new SessionSaver(job.sessionId, paths, deps.store, logger, deps.config.saveRetryAttempts, lease);
   const dbSink = attachDbSink(job, deps);
   try {
     job.phase = 'prepare';
@@ -58,7 +61,8 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
     workspaceReady = true;
     await deps.store.writeMetadata(metadata);
     saver.startCheckpoints(deps.config.checkpointIntervalMs, job.log, () => metadata);
-    home = await createPrivateHome(deps.config.workspaceDir);
+    await openSessionFolder(paths, job.agentUser);
+    home = await createPrivateHome(deps.config.workspaceDir, job.agentUser);
     throwIfAborted(job);
 
     job.phase = 'checkout';
@@ -82,7 +86,10 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
     outcome = failure;
     logger.warn({ sessionId: job.sessionId, phase: job.phase, code: failure.code, err: error }, 'job failed');
   } finally {
+    // Nothing the job started outlives it: not the agent's daemons, not a git helper.
+    await job.agentUser.killAll().catch((error) => logger.error({ err: error }, 'could not stop the job\'s processes'));
     if (home) await removePrivateHome(home).catch((error) => logger.error({ err: error }, 'could not remove home'));
+    await closeSessionFolder(paths);
   }
 
   job.phase = 'persist';
@@ -95,7 +102,7 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
     }
   } finally {
     // Whatever happened above, the stream ends and the session's lock and secrets are let go.
-    await stopLease();
+    await lease.stop();
     await dbSink?.close();
     job.phase = 'done';
     job.log.end();
@@ -155,6 +162,8 @@ async function prepareWorkspace(job: Job, paths: LocalSessionPaths, deps: JobDep
     job.log.append({ type: 'message', message: 'Restoring the session workspace from storage' });
     try {
       await deps.store.restoreArchive(job.sessionId, paths.root);
+      // The archive carries the last owner's marker, but its files come out as the worker's.
+      await fs.rm(paths.ownerMarker, { force: true });
     } catch (error) {
       deps.logger.error({ sessionId: job.sessionId, err: error }, 'restoring the session archive failed');
       // A repository can be rebuilt from git (the checkout re-clones onto the session branch);
@@ -182,6 +191,8 @@ async function runAgent(
   deps: JobDeps,
 ): Promise<ProviderRunResult> {
   const { provider } = job.request;
+  // `github.directory` may have been created by the worker just now.
+  await job.agentUser.adoptPath(paths.workspace, cwd);
   let result: ProviderRunResult;
   try {
     result = await provider.run({
@@ -192,7 +203,8 @@ async function runAgent(
       credentials: job.request.credentials,
       resumeAgentSessionId: job.previous?.provider === provider.name ? job.previous.agentSessionId : undefined,
       options: job.request.providerOptions,
-      env: { ...deps.config.agentEnv },
+      env: { ...deps.config.agentEnv, TMPDIR: privateTmpDir(home) },
+      agentUser: job.agentUser,
       signal: job.abortController.signal,
       onMessage: (message) => {
         const normalized = provider.normalize?.(message);
@@ -207,6 +219,9 @@ async function runAgent(
   } catch (error) {
     if (job.aborted) throw abortedError();
     throw new JobError('PROVIDER_ERROR', `${provider.name} failed: ${messageOf(error)}`, { cause: error });
+  } finally {
+    // Before git looks at the workspace: no agent process may still be writing to it.
+    await job.agentUser.killAll();
   }
   throwIfAborted(job);
   job.agentSessionId = result.agentSessionId ?? job.agentSessionId;

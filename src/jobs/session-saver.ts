@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { SessionEventLog } from '../events/event-log.js';
 import type { SessionMetadata, SessionStore } from '../storage/types.js';
+import type { HeldLease } from './lease-keeper.js';
 import { localSessionPaths, markSnapshot, type LocalSessionPaths } from './local-session.js';
 import { clearPendingSave, listPendingSaves, readPendingSave, writePendingSave, type PendingSave } from './pending-save.js';
 
@@ -11,6 +12,11 @@ const RETRY_BASE_MS = 500;
  * Everything that writes a session to the store: periodic checkpoints of the
  * event log and metadata while a job runs, the final save with retries and
  * backoff, and the local pending save when the store stays unreachable.
+ *
+ * It writes only while the job holds the session's lock: a checkpoint waits
+ * while the lock is in doubt (past its expiry, not yet renewed), and the final
+ * save throws LeaseLostError once another worker took the session over —
+ * overwriting that worker's log would give two events the same id.
  */
 export class SessionSaver {
   private timer: NodeJS.Timeout | undefined;
@@ -23,11 +29,16 @@ export class SessionSaver {
     private readonly store: SessionStore,
     private readonly logger: Logger,
     private readonly attempts: number,
+    private readonly lease?: Pick<HeldLease, 'held' | 'ensureHeld'>,
   ) {}
 
-  /** Flushes the log and metadata every `intervalMs` while they change; a crash loses at most one interval. */
+  /**
+   * Flushes the log and metadata every `intervalMs` while they change; a crash
+   * loses at most one interval. The first flush comes one interval after the
+   * start, whatever happened: the job's opening events (its `connected`, the
+   * WORKER_LOST of a job it took over from) are news to the store too.
+   */
   startCheckpoints(intervalMs: number, log: SessionEventLog, metadata: () => SessionMetadata): void {
-    this.flushedEventId = log.lastEventId;
     this.timer = setInterval(() => {
       if (log.lastEventId === this.flushedEventId) return;
       this.flushing = this.flushing.then(() => this.checkpoint(log, metadata()));
@@ -40,8 +51,9 @@ export class SessionSaver {
     await this.flushing;
   }
 
-  /** Archives the local session folder, retrying; false when every attempt failed. */
+  /** Archives the local session folder, retrying; false when every attempt failed. Throws LeaseLostError. */
   async saveArchive(metadata: SessionMetadata): Promise<boolean> {
+    await this.lease?.ensureHeld();
     return this.retry('archive', async () => {
       await markSnapshot(this.paths, metadata.updatedAt);
       await this.store.saveArchive(this.sessionId, this.paths.root);
@@ -50,9 +62,11 @@ export class SessionSaver {
 
   /**
    * Writes the final event log and metadata, retrying. When this or the archive
-   * failed, keeps the session locally as a pending save.
+   * failed, keeps the session locally as a pending save (not when the lock was
+   * lost: that throws before anything is written or kept).
    */
   async saveLog(metadata: SessionMetadata, log: SessionEventLog, archiveSaved: boolean): Promise<boolean> {
+    await this.lease?.ensureHeld();
     const events = [...log.events()];
     const saved = await this.retry('event log', async () => {
       await this.store.writeEvents(this.sessionId, events);
@@ -64,6 +78,7 @@ export class SessionSaver {
   }
 
   private async checkpoint(log: SessionEventLog, metadata: SessionMetadata): Promise<void> {
+    if (this.lease && !this.lease.held) return; // retried at the next interval
     const lastId = log.lastEventId;
     try {
       await this.store.writeEvents(this.sessionId, [...log.events()]);

@@ -8,6 +8,7 @@ import { cp, lstat, mkdir, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Options, SDKMessage, SDKResultMessage, SDKUserMessage, SpawnedProcess, SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
 import { invalidField } from '../errors/worker-error.js';
+import type { AgentUser } from '../isolation/types.js';
 import { CREDENTIALS_FILE, installClaudeCredentials, parseClaudeCredentials } from './claude-credentials.js';
 import { findMarkedProcesses, stopMarkedProcesses } from './process-sweep.js';
 import { normalizeClaudeMessage } from './claude-normalize.js';
@@ -60,8 +61,10 @@ async function runClaudeCode(input: ProviderRunInput): Promise<ProviderRunResult
   const cwd = await realpath(input.cwd);
   await restoreTranscripts(input.stateDir, join(configDir, 'projects', projectDirName(cwd)));
 
+  await input.agentUser.handOver(input.homeDir);
+
   const redact = secretRedactor(input.credentials.secrets);
-  const child = new ChildGroup(configDir);
+  const child = new ChildGroup(configDir, input.agentUser);
   const abortController = new AbortController();
   const onAbort = (): void => {
     abortController.abort();
@@ -110,6 +113,7 @@ async function runClaudeCode(input: ProviderRunInput): Promise<ProviderRunResult
     input.signal.removeEventListener('abort', onAbort);
     prompt.end();
     await child.waitOrKill(input.signal.aborted ? 0 : EXIT_GRACE_MS);
+    await input.agentUser.killAll();
     await saveTranscripts(join(configDir, 'projects'), input.stateDir, input.credentials.secrets);
   }
 
@@ -150,8 +154,9 @@ function buildEnv(input: ProviderRunInput, configDir: string, credentialEnv: Rec
     ...credentialEnv,
   };
   // `bypassPermissions` exits with "cannot be used with root/sudo privileges" unless the
-  // binary is told it runs in a deliberate sandbox (checked as `IS_SANDBOX === "1"`).
-  if (process.getuid?.() === 0) env.IS_SANDBOX = '1';
+  // binary is told it runs in a deliberate sandbox (checked as `IS_SANDBOX === "1"`). Only
+  // an unisolated worker running as root (AGENT_ISOLATION=off) starts the agent as root.
+  if (input.agentUser.uid === 0) env.IS_SANDBOX = '1';
   const { maxRetries, apiTimeoutMs } = input.options;
   if (typeof maxRetries === 'number' && maxRetries >= 0) env.CLAUDE_CODE_MAX_RETRIES = String(Math.floor(maxRetries));
   if (typeof apiTimeoutMs === 'number' && apiTimeoutMs > 0) env.API_TIMEOUT_MS = String(Math.floor(apiTimeoutMs));
@@ -192,10 +197,14 @@ class ChildGroup {
   private exited: Promise<void> = Promise.resolve();
   private killTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly configDir: string) {}
+  constructor(
+    private readonly configDir: string,
+    private readonly agentUser: AgentUser,
+  ) {}
 
   spawn(options: SpawnOptions): SpawnedProcess {
-    const child = spawn(options.command, options.args, {
+    const { command, args } = this.agentUser.command(options.command, options.args);
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env,
       stdio: ['pipe', 'pipe', 'pipe'],

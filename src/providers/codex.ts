@@ -6,8 +6,9 @@
  */
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Input, ThreadEvent, ThreadOptions, Usage, UserInput } from '@openai/codex-sdk';
+import type { Codex, CodexOptions, Input, ThreadEvent, ThreadOptions, Usage, UserInput } from '@openai/codex-sdk';
 import { invalidField } from '../errors/worker-error.js';
+import type { AgentUser } from '../isolation/types.js';
 import { codexUsage, normalizeCodexEvent } from './codex-normalize.js';
 import { generateCodexText } from './codex-text.js';
 import { copyStateFiles, isDirectory, secretRedactor } from './state-files.js';
@@ -52,6 +53,7 @@ async function runCodex(input: ProviderRunInput): Promise<ProviderRunResult> {
   await restoreSessions(input.stateDir, codexHome);
   const previous = await readThreadState(input.stateDir);
   const prompt = await buildInput(input.prompt, join(input.homeDir, 'images'));
+  await input.agentUser.handOver(input.homeDir);
 
   const redact = secretRedactor(input.credentials.secrets);
   // The private CODEX_HOME is inherited by everything the agent starts: it marks the run's processes.
@@ -76,7 +78,7 @@ async function runCodex(input: ProviderRunInput): Promise<ProviderRunResult> {
   let completed = false;
   try {
     const { Codex } = await import('@openai/codex-sdk');
-    const codex = new Codex({ env: buildEnv(input, codexHome) });
+    const codex = new Codex(await codexOptions(Codex, buildEnv(input, codexHome), input.agentUser));
     const thread = resumeId ? codex.resumeThread(resumeId, threadOptions) : codex.startThread(threadOptions);
     const { events } = await thread.runStreamed(prompt, { signal: abortController.signal });
     for await (const event of events as AsyncGenerator<ThreadEvent>) {
@@ -98,6 +100,7 @@ async function runCodex(input: ProviderRunInput): Promise<ProviderRunResult> {
     input.signal.removeEventListener('abort', onAbort);
     // Also after a normal end: background commands the agent left behind must not outlive the job.
     await (stopping ?? stopProcesses());
+    await input.agentUser.killAll();
     await saveSessions(codexHome, input.stateDir, input.credentials.secrets);
     if (threadId && usage) await writeThreadState(input.stateDir, { threadId, usage });
   }
@@ -201,6 +204,23 @@ function buildEnv(input: ProviderRunInput, codexHome: string): Record<string, st
     ...passed,
     HOME: input.homeDir,
     CODEX_HOME: codexHome,
+  };
+}
+
+/**
+ * The SDK spawns its binary itself and lets us choose only its path. An isolated run
+ * gets a launcher there that starts the binary as the agent user; the binary and the
+ * helper folders (ripgrep) it must find on PATH come from the SDK's own lookup.
+ */
+async function codexOptions(CodexSdk: typeof Codex, env: Record<string, string>, agentUser: AgentUser): Promise<CodexOptions> {
+  if (!agentUser.isolated) return { env };
+  const located = (new CodexSdk({ env }) as unknown as { exec?: { executablePath?: unknown; pathDirs?: unknown } }).exec;
+  if (typeof located?.executablePath !== 'string' || !Array.isArray(located.pathDirs)) {
+    throw new Error('this @openai/codex-sdk no longer tells where its binary is, so Codex cannot be started as the agent user');
+  }
+  return {
+    env: { ...env, PATH: [...(located.pathDirs as string[]), env.PATH].join(':') },
+    codexPathOverride: await agentUser.launcher(located.executablePath),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { NormalizedItem } from '../events/normalized.js';
+import type { AgentUser } from '../isolation/types.js';
 
 /**
  * The contract every coding agent implements. An agent's quirks (SDK options,
@@ -53,8 +54,15 @@ export interface ProviderRunInput {
   /** The provider's own conversation id from the previous turn, when resuming. */
   resumeAgentSessionId?: string;
   options: ProviderOptions;
-  /** Worker environment values the agent must receive (e.g. ANTHROPIC_BASE_URL). */
+  /** Worker environment values the agent must receive (e.g. ANTHROPIC_BASE_URL, its TMPDIR). */
   env: Record<string, string>;
+  /**
+   * The identity the agent runs under. A provider writes what the agent needs into
+   * `homeDir`, then calls `agentUser.handOver(homeDir)` before it starts the agent
+   * through `agentUser.command` or `agentUser.launcher`, and calls `agentUser.killAll()`
+   * before it reads the agent's files back.
+   */
+  agentUser: AgentUser;
   signal: AbortSignal;
   /** Called with every message the agent's SDK yields, unchanged. */
   onMessage: (message: unknown) => void;

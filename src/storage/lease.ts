@@ -33,7 +33,7 @@ export function isLive(record: LeaseRecord | undefined): boolean {
 }
 
 const LEASE = 'lease.json';
-/** Markers of consumed tokens older than this are swept; nobody acts on a lease read that long ago. */
+/** Markers older than this were left by a replacer that died mid-swap; a swap takes milliseconds. */
 const MARKER_MAX_AGE_MS = 10 * 60_000;
 
 /**
@@ -44,8 +44,12 @@ const MARKER_MAX_AGE_MS = 10 * 60_000;
  *   and nobody ever reads a half-written lease (O_EXCL with the content in place).
  * - Replace (takeover of an expired lease, renew, release): a compare-and-swap on
  *   the current token. The replacer first creates `lease.json.cas-<token>` with
- *   O_EXCL — only one process can consume a token — then checks the file still
- *   holds that token, then renames the new record over it (or unlinks it).
+ *   O_EXCL — only one process at a time may act on a token — then checks the file
+ *   still holds that token, then renames the new record over it (or unlinks it),
+ *   and finally removes the marker. Tokens are never reused, so once the file
+ *   has moved on from a token no later replacer can act on it, marker or not:
+ *   the marker only has to live as long as the swap (issue #8: kept forever, one
+ *   per renewal piled up in every session folder).
  */
 export async function acquireFsLease(
   sessionId: string,
@@ -64,6 +68,8 @@ export async function acquireFsLease(
     const current = await readRecord(file);
     if (current === null) continue; // released between our create and read: try again
     if (isLive(current)) return undefined;
+    // A replacer that died mid-swap left its marker, which would block this takeover for good.
+    await sweepMarkers(dir);
     if (await compareAndSwap(file, current?.token, record)) return new FsLease(sessionId, file, owner, ttlMs, record);
     return undefined;
   }
@@ -111,8 +117,9 @@ async function createExclusive(file: string, record: LeaseRecord): Promise<boole
 
 /**
  * Replaces the lease holding `token` with `next` (or removes it when `next` is
- * undefined). False when the token was already consumed or is no longer there.
- * An unreadable lease has no token; `garbled` stands in for it.
+ * undefined). False when another replacer is acting on the token or the file no
+ * longer holds it. An unreadable lease has no token; `garbled` stands in for it.
+ * Throws on I/O errors, leaving no marker behind, so a retry can still succeed.
  */
 async function compareAndSwap(file: string, token: string | undefined, next: LeaseRecord | undefined): Promise<boolean> {
   const marker = `${file}.cas-${token ?? 'garbled'}`;
@@ -123,11 +130,16 @@ async function compareAndSwap(file: string, token: string | undefined, next: Lea
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // session deleted
     throw error;
   }
-  const current = await readRecord(file);
-  if (current === null || current?.token !== token) return false;
-  if (next) await writeFileAtomic(file, JSON.stringify(next));
-  else await fs.rm(file, { force: true });
-  return true;
+  try {
+    const current = await readRecord(file);
+    if (current === null || current?.token !== token) return false;
+    if (next) await writeFileAtomic(file, JSON.stringify(next));
+    else await fs.rm(file, { force: true });
+    return true;
+  } finally {
+    // A marker that cannot be removed is harmless (its token is spent) and swept later: never fail the swap for it.
+    await fs.rm(marker, { force: true }).catch(() => {});
+  }
 }
 
 /** The lease on disk; null when there is none, undefined when it is unreadable. */

@@ -42,6 +42,13 @@ export async function acquireS3Lease(
 }
 
 class S3Lease implements Lease {
+  /**
+   * Tokens of our writes that failed without an answer: the store may hold one
+   * of them all the same (the request landed, the response was lost), and a
+   * later renewal that finds it must not take its own write for another holder.
+   */
+  private readonly unanswered = new Set<string>();
+
   constructor(
     private readonly target: LeaseTarget,
     readonly sessionId: string,
@@ -63,17 +70,30 @@ class S3Lease implements Lease {
     await this.replace({ ...newLeaseRecord(this.owner, 0), expiresAt: 0 });
   }
 
-  private async replace(next: LeaseRecord): Promise<boolean> {
-    const etag = await putLease(this.target, next, { ifMatch: this.etag });
-    if (etag) {
-      this.record = next;
-      this.etag = etag;
-      return true;
+  private async replace(next: LeaseRecord, retried = false): Promise<boolean> {
+    let etag: string | undefined;
+    try {
+      etag = await putLease(this.target, next, { ifMatch: this.etag });
+    } catch (error) {
+      this.unanswered.add(next.token);
+      throw error;
     }
+    if (etag) return this.hold(next, etag);
     const current = await getLease(this.target);
-    if (current?.record?.token !== next.token) return false;
-    this.record = next;
-    this.etag = current.etag;
+    const token = current?.record?.token;
+    if (!current?.record || token === undefined) return false;
+    // A retried request whose first attempt did succeed comes back as 412.
+    if (token === next.token) return this.hold(next, current.etag);
+    if (!this.unanswered.has(token) || retried) return false;
+    // An earlier write of ours did land: continue from it, and write `next` over it.
+    this.hold(current.record, current.etag);
+    return this.replace(next, true);
+  }
+
+  private hold(record: LeaseRecord, etag: string): true {
+    this.record = record;
+    this.etag = etag;
+    this.unanswered.clear();
     return true;
   }
 }

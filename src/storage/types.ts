@@ -1,6 +1,7 @@
 import type { NumberedEvent } from '../events/types.js';
 
-export type SessionStatus = 'running' | 'completed' | 'failed' | 'aborted';
+/** `interrupted`: the job's worker stopped before the job finished (see jobs/lost-session.ts). */
+export type SessionStatus = 'running' | 'completed' | 'failed' | 'aborted' | 'interrupted';
 
 /** What the store keeps about a session besides its event log and archive. Never holds secrets. */
 export interface SessionMetadata {
@@ -56,13 +57,21 @@ export interface SessionStore {
   acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
 }
 
-/** A held session lock. Renew it well before its time-to-live runs out. */
+/**
+ * A held session lock. Renew it well before its time-to-live runs out, one call
+ * at a time: a renewal racing another one of the same holder acts on the same
+ * version and can only lose (see jobs/lease-keeper.ts).
+ */
 export interface Lease {
   readonly sessionId: string;
   readonly owner: string;
   /** When the lease lapses unless renewed (epoch ms, by the holder's clock). */
   readonly expiresAt: number;
-  /** Extends the lease by its time-to-live; false when it was lost (expired and taken over, or deleted). */
+  /**
+   * Extends the lease by its time-to-live, even past its expiry as long as nobody
+   * took it over; false when it was lost (taken over, or deleted). Throws when the
+   * store could not be asked, which says nothing about who holds it.
+   */
   renew(): Promise<boolean>;
   /** Gives the lease up; a no-op when it was already lost. */
   release(): Promise<void>;

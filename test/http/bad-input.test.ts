@@ -224,6 +224,12 @@ describe('invalid requests are refused before any stream starts', () => {
       await expectRefused(withRepo('https://github.com.evil.example.com/x.git'), field);
       await expectRefused(withRepo('https://github.com@evil.example.com/x.git'), field);
     });
+    it('repoUrl a near miss of the default https://github.com/ (issue #8)', async () => {
+      await expectRefused(withRepo('http://github.com/acme/x.git'), field);
+      await expectRefused(withRepo('https://github.com:8443/acme/x.git'), field);
+      await expectRefused(withRepo('https://github.com.evil.tld/acme/x.git'), field);
+      await expectRefused(withRepo('https://github.com/acme/x.git?upload-pack=touch'), field);
+    });
     it('repoUrl missing', () => expectRefused({ ...VALID, github: { branch: 'main' } }, field));
     it('repoUrl not a string', () => expectRefused(withRepo(5), field));
     it('github not an object', () =>

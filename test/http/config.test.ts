@@ -58,6 +58,21 @@ describe('configuration errors stop start-up', () => {
     assert.match(result.output, /MINIO_ENDPOINT|STORAGE/, result.output);
   });
 
+  it('GIT_ALLOWED_URL_PREFIXES with invalid entries → exit 78 naming each problem (issue #8)', async () => {
+    const result = await startWorkerExpectingFailure({
+      GIT_ALLOWED_URL_PREFIXES:
+        'https://github.com/,github.com/acme,ssh://git@example.com/x,https://bot:hunter2@ghe.example.com/,https://github.com/acme?x=1,https://github.com/#frag',
+    });
+    assert.equal(result.code, 78, `expected exit code 78:\n${result.output}`);
+    assertNames(result, 'GIT_ALLOWED_URL_PREFIXES');
+    assert.match(result.output, /"github\.com\/acme" is not a URL/);
+    assert.match(result.output, /"ssh:\/\/git@example\.com\/x" must be an http or https URL/);
+    assert.match(result.output, /"https:\/\/…@ghe\.example\.com\/" must not contain credentials/);
+    assert.match(result.output, /"https:\/\/github\.com\/acme\?x=1" must not have a query or fragment/);
+    assert.match(result.output, /"https:\/\/github\.com\/#frag" must not have a query or fragment/);
+    assert.ok(!result.output.includes('hunter2'), `the output repeats a credential:\n${result.output}`);
+  });
+
   it('the same variables with valid values start the worker (control)', async () => {
     await using worker = await startWorker({
       env: {
@@ -69,6 +84,7 @@ describe('configuration errors stop start-up', () => {
         KEEPALIVE_MS: '1000',
         SHUTDOWN_GRACE_MS: '1000',
         MINIO_USE_SSL: 'false',
+        GIT_ALLOWED_URL_PREFIXES: 'https://github.com/acme, http://127.0.0.1:4',
       },
     });
     const res = await request(`${worker.url}/health`);

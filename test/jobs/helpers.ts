@@ -105,6 +105,19 @@ export async function processesUnder(dir: string): Promise<number[]> {
   return pids;
 }
 
+/** Kills (by pid) agent processes a SIGKILLed worker may have left running in its workspace. */
+export async function killLeftovers(dir: string): Promise<number[]> {
+  const pids = await processesUnder(dir);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return pids;
+}
+
 export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -17,6 +17,7 @@ import { restartWorker, startWorker, type WorkerEnv, type WorkerHandle } from '.
 import {
   claudeRequest,
   findLeakedSecrets,
+  killLeftovers,
   processesUnder,
   readTree,
   SECRETS,
@@ -114,19 +115,6 @@ async function storedLog(worker: WorkerHandle, sessionId: string): Promise<SseEv
   const res = await getStream(worker.url, sessionId);
   assert.equal(res.status, 200, res.text);
   return res.events({ timeoutMs: 20_000 });
-}
-
-/** Kills (by pid) agent processes a SIGKILLed worker may have left running in its workspace. */
-async function killLeftovers(dir: string): Promise<number[]> {
-  const pids = await processesUnder(dir);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  return pids;
 }
 
 /** Turn 1 writes notes.md then answers FIRST-TURN-ANSWER; later turns answer SECOND-TURN-ANSWER. */
@@ -301,7 +289,7 @@ describe('sessions in S3 across workers', () => {
       }
       const interrupted = log.findIndex((event) => event.data.type === 'error');
       assert.ok(interrupted > 0, `an interrupted event: ${typesOf(log).join(',')}`);
-      assert.equal(log[interrupted]!.data.code, 'EXECUTION_ERROR');
+      assert.equal(log[interrupted]!.data.code, 'WORKER_LOST', 'the same final event a reader would have stored');
       assert.match(String(log[interrupted]!.data.error), /interrupted/);
       assert.ok(log[interrupted - 1]!.id! >= followed.at(-1)!.id!, "after A's checkpointed events");
       assert.equal(log[interrupted + 1]!.id, resumed[0]!.id, "then B's connected");

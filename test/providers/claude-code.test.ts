@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { claudeCodeProvider, projectDirName } from '../../src/providers/claude-code.js';
 import type { ProviderRunInput, ProviderRunResult } from '../../src/providers/types.js';
 import { WorkerError } from '../../src/errors/worker-error.js';
+import { giveToAgent, testAgentUser } from '../fixtures/agent-user.js';
 import { imageBlocks, messagesText, startFakeAnthropic, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 
 const API_KEY = 'sk-ant-api03-test-key-0123456789';
@@ -46,6 +47,7 @@ async function makeDirs(label = 'ws'): Promise<Dirs> {
   await mkdir(home, { mode: 0o700 });
   await mkdir(cwd, { recursive: true });
   await mkdir(state);
+  await giveToAgent(await testAgentUser(), root, cwd);
   return { root, home, cwd, state };
 }
 
@@ -74,6 +76,7 @@ async function runAgent(
       credentials: claudeCodeProvider.parseCredentials(auth ?? API_KEY),
       options: { maxRetries: 0 },
       env: { ANTHROPIC_BASE_URL: fake.url },
+      agentUser: await testAgentUser(),
       signal: new AbortController().signal,
       onMessage: (m) => messages.push(m),
       ...rest,

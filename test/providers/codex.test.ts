@@ -14,6 +14,8 @@ import { findMarkedProcesses } from '../../src/providers/process-sweep.js';
 import type { ProviderRunInput, ProviderRunResult } from '../../src/providers/types.js';
 import { FAKE_USAGE, inputImages, inputText, startFakeOpenAI, type FakeOpenAI, type FakeOpenAIScript } from '../fixtures/fake-openai.js';
 import { makeTempDir, type TempDir } from '../fixtures/temp.js';
+import { giveToAgent, testAgentUser } from '../fixtures/agent-user.js';
+import type { AgentUser } from '../../src/isolation/types.js';
 
 const API_KEY = 'sk-test-codex-4f9a8b7c6d5e';
 const PNG_1PX = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
@@ -23,6 +25,7 @@ interface Job {
   cwd: string;
   homeDir: string;
   stateDir: string;
+  agentUser: AgentUser;
 }
 
 /** A job's folders as the job runner makes them: workspace, private home (0700), state. */
@@ -34,7 +37,9 @@ async function makeJob(stateDir?: string): Promise<Job> {
   await mkdir(homeDir, { mode: 0o700 });
   const state = stateDir ?? join(root.path, 'state');
   await mkdir(state, { recursive: true });
-  return { root, cwd, homeDir, stateDir: state };
+  const agentUser = await testAgentUser();
+  await giveToAgent(agentUser, root.path, cwd);
+  return { root, cwd, homeDir, stateDir: state, agentUser };
 }
 
 function runInput(job: Job, fake: FakeOpenAI, overrides: Partial<ProviderRunInput> = {}): ProviderRunInput & { messages: unknown[] } {
@@ -57,6 +62,7 @@ function runInput(job: Job, fake: FakeOpenAI, overrides: Partial<ProviderRunInpu
       NO_PROXY: '127.0.0.1,localhost',
       no_proxy: '127.0.0.1,localhost',
     },
+    agentUser: job.agentUser,
     signal: new AbortController().signal,
     onMessage: (m) => messages.push(m),
     messages,

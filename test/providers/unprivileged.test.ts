@@ -7,10 +7,10 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NOBODY = 65534;
 
 /**
- * The container runs the worker as an unprivileged user, a developer machine
- * (and CI) often as root; the agents behave differently (Claude Code refuses
- * bypassPermissions as root unless told it is sandboxed). When these tests run
- * as root, the provider suites run once more as `nobody` so both ways are proven.
+ * The provider suites run both ways: as root they start their agents under a
+ * uid of their own (test/fixtures/agent-user.ts, as an isolated worker does);
+ * here they run once more as `nobody`, who cannot switch uids, so the agents
+ * run as the worker's own user (AGENT_ISOLATION=auto's fallback on a laptop).
  */
 describe('the agents as an unprivileged user', () => {
   it(

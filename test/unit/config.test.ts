@@ -7,11 +7,12 @@ describe('loadConfig', () => {
   it('applies the contract defaults: port 5000, fs storage, one slot', () => {
     const config = loadConfig({});
     assert.equal(config.port, 5000);
-    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.hostSource, 'default-without-token');
     assert.deepEqual(config.storage, { kind: 'fs', sessionsDir: path.resolve('./data/sessions') });
     assert.equal(config.maxConcurrentJobs, 1);
     assert.equal(config.exitAfterJob, false);
-    assert.deepEqual(config.gitAllowedUrlPrefixes, ['https://github.com/']);
+    assert.deepEqual(config.gitAllowedUrlPrefixes.map((prefix) => prefix.href), ['https://github.com/']);
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.storage));
   });
 
@@ -43,8 +44,66 @@ describe('loadConfig', () => {
     );
   });
 
+  it('HOST defaults to 127.0.0.1 without WORKER_API_TOKEN and to 0.0.0.0 with one; an explicit HOST wins (issue #8)', () => {
+    assert.deepEqual(pick(loadConfig({})), { host: '127.0.0.1', hostSource: 'default-without-token' });
+    assert.deepEqual(pick(loadConfig({ WORKER_API_TOKEN: '' })), { host: '127.0.0.1', hostSource: 'default-without-token' });
+    assert.deepEqual(pick(loadConfig({ WORKER_API_TOKEN: 'secret' })), { host: '0.0.0.0', hostSource: 'default-with-token' });
+    assert.deepEqual(pick(loadConfig({ HOST: '0.0.0.0' })), { host: '0.0.0.0', hostSource: 'HOST' });
+    assert.deepEqual(pick(loadConfig({ HOST: '127.0.0.1', WORKER_API_TOKEN: 'secret' })), { host: '127.0.0.1', hostSource: 'HOST' });
+  });
+
+  it('parses GIT_ALLOWED_URL_PREFIXES as URLs (issue #8)', () => {
+    const config = loadConfig({ GIT_ALLOWED_URL_PREFIXES: ' https://GitHub.com:443/acme/ , http://127.0.0.1:4 ,' });
+    assert.deepEqual(
+      config.gitAllowedUrlPrefixes.map((prefix) => ({ ...prefix })),
+      [
+        { href: 'https://github.com/acme/', protocol: 'https:', host: 'github.com', path: '/acme' },
+        { href: 'http://127.0.0.1:4/', protocol: 'http:', host: '127.0.0.1:4', path: '' },
+      ],
+    );
+  });
+
+  it('reports every invalid GIT_ALLOWED_URL_PREFIXES entry, never echoing credentials', () => {
+    const error = (() => {
+      try {
+        loadConfig({
+          GIT_ALLOWED_URL_PREFIXES: 'https://github.com/,github.com/acme,ssh://git@host/x,https://bot:hunter2@ghe.example.com/,https://github.com/?org=a',
+        });
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    assert.ok(error instanceof ConfigError);
+    const mine = error.problems.filter((problem) => problem.startsWith('GIT_ALLOWED_URL_PREFIXES'));
+    assert.equal(mine.length, 4, error.message);
+    assert.match(error.message, /"github\.com\/acme" is not a URL/);
+    assert.match(error.message, /"ssh:\/\/git@host\/x" must be an http or https URL/);
+    assert.match(error.message, /must not contain credentials/);
+    assert.match(error.message, /"https:\/\/github\.com\/\?org=a" must not have a query or fragment/);
+    assert.ok(!error.message.includes('hunter2'), error.message);
+  });
+
   it('passes LLM endpoints on to agents', () => {
     const config = loadConfig({ ANTHROPIC_BASE_URL: 'http://127.0.0.1:9/' });
     assert.deepEqual(config.agentEnv, { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9/' });
   });
+
+  it('bounds the local session cache by size and age (issue #8)', () => {
+    assert.deepEqual(loadConfig({}).localCache, { maxBytes: 10 * 1024 ** 3, maxAgeMs: 24 * 3_600_000 });
+    assert.deepEqual(loadConfig({ LOCAL_CACHE_MAX_BYTES: '0', LOCAL_CACHE_MAX_AGE_MS: '60000' }).localCache, {
+      maxBytes: 0,
+      maxAgeMs: 60_000,
+    });
+    assert.throws(
+      () => loadConfig({ LOCAL_CACHE_MAX_BYTES: '5GB', LOCAL_CACHE_MAX_AGE_MS: '-1' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        ['LOCAL_CACHE_MAX_BYTES', 'LOCAL_CACHE_MAX_AGE_MS'].every((name) => error.problems.some((problem) => problem.startsWith(name))),
+    );
+  });
 });
+
+function pick(config: { host: string; hostSource: string }): { host: string; hostSource: string } {
+  return { host: config.host, hostSource: config.hostSource };
+}

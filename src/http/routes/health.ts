@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { CONTAINER_ID, type ServerDeps } from '../server.js';
 
-export function registerHealthRoutes(app: FastifyInstance, { jobs, store }: ServerDeps): void {
+export function registerHealthRoutes(app: FastifyInstance, { jobs, store, isolation }: ServerDeps): void {
   const snapshot = () => ({
     workerStatus: jobs.isBusy ? ('busy' as const) : ('idle' as const),
     runningJobs: jobs.runningCount,
     maxConcurrentJobs: jobs.capacity,
     accepting: jobs.isAccepting,
     storage: store.kind,
+    isolation,
     containerId: CONTAINER_ID,
     timestamp: new Date().toISOString(),
   });

@@ -2,18 +2,29 @@ import fs from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { invalidField, WorkerError } from '../../errors/worker-error.js';
 import { localSessionPaths } from '../../jobs/local-session.js';
-import { isValidSessionId } from '../../sessions/session-id.js';
+import { settleLostSession } from '../../jobs/lost-session.js';
+import { invalidSessionIdParam, isValidSessionId } from '../../sessions/session-id.js';
 import type { SessionMetadata, SessionStore } from '../../storage/types.js';
 import { CONTAINER_ID, type ServerDeps } from '../server.js';
 import { openSseStream, parseLastEventId, type SseStream } from '../sse.js';
 
 type SessionParams = { Params: { id: string } };
 
-export function registerSessionRoutes(app: FastifyInstance, { config, jobs, store }: ServerDeps): void {
+export function registerSessionRoutes(app: FastifyInstance, { config, jobs, store, logger }: ServerDeps): void {
+  /** The session as it stands: a `running` one whose worker is gone is settled as `interrupted` first. */
+  const current = async (metadata: SessionMetadata): Promise<SessionMetadata> => {
+    if (metadata.status !== 'running' || jobs.get(metadata.sessionId)) return metadata;
+    const deps = { store, workspaceDir: config.workspaceDir, workerId: config.workerId, leaseTtlMs: config.leaseTtlMs };
+    return settleLostSession(deps, metadata).catch((error: unknown) => {
+      logger.warn({ sessionId: metadata.sessionId, err: error }, 'could not check whether a running session lost its worker');
+      return metadata;
+    });
+  };
+
   app.get<{ Querystring: { limit?: string; offset?: string } }>('/sessions', async (request) => {
     const limit = pageParam(request.query.limit, 'limit', 1);
     const offset = pageParam(request.query.offset, 'offset', 0) ?? 0;
-    const all = (await store.listSessions()).map(summaryOf);
+    const all = (await Promise.all((await store.listSessions()).map(current))).map(summaryOf);
     all.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
     if (limit === undefined && offset === 0) return { count: all.length, sessions: all };
     const sessions = limit === undefined ? all.slice(offset) : all.slice(offset, offset + limit);
@@ -25,7 +36,7 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
     const id = sessionIdParam(request.params.id);
     const job = jobs.get(id);
     const metadata = await store.readMetadata(id);
-    if (metadata) return { ...metadata, running: job !== undefined };
+    if (metadata) return { ...(await current(metadata)), running: job !== undefined };
     // A brand-new session is only stored once its job has prepared its workspace.
     if (job) return { sessionId: id, provider: job.request.provider.name, status: 'running', running: true };
     throw notFound(id);
@@ -48,8 +59,11 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
       stream.onClose(unsubscribe);
       return;
     }
-    await followStoredSession(store, id, afterId, stream, config);
-    stream.close();
+    try {
+      await followStoredSession(store, id, afterId, stream, config, current);
+    } finally {
+      stream.close();
+    }
   });
 
   app.delete<SessionParams>('/sessions/:id', async (request) => {
@@ -77,8 +91,9 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
 
 /**
  * Streams a session's stored events. While the session runs on another worker,
- * keeps polling the store's checkpoints until it ends — or until nothing new
- * arrived for two lock lifetimes (its worker is gone).
+ * keeps polling the store's checkpoints until its job ends. The session's lock
+ * says whether that worker is still there: once it expired, `settle` records
+ * the job as interrupted, and the stream ends with that stored WORKER_LOST event.
  */
 async function followStoredSession(
   store: SessionStore,
@@ -86,21 +101,20 @@ async function followStoredSession(
   afterId: number,
   stream: SseStream,
   config: ServerDeps['config'],
+  settle: (metadata: SessionMetadata) => Promise<SessionMetadata>,
 ): Promise<void> {
   let lastSent = afterId;
-  let lastProgress = Date.now();
   const sendNew = async () => {
     for (const event of await store.readEvents(id)) {
       if (event.id <= lastSent) continue;
       stream.send(event);
       lastSent = event.id;
-      lastProgress = Date.now();
     }
   };
   await sendNew();
-  while (!stream.closed && Date.now() - lastProgress < 2 * config.leaseTtlMs) {
+  while (!stream.closed) {
     const metadata = await store.readMetadata(id);
-    if (metadata?.status !== 'running') break;
+    if (!metadata || (await settle(metadata)).status !== 'running') break;
     await new Promise((resolve) => setTimeout(resolve, config.checkpointIntervalMs));
     await sendNew();
   }
@@ -119,7 +133,7 @@ function pageParam(value: string | undefined, name: string, min: number): number
 }
 
 function sessionIdParam(id: string): string {
-  if (!isValidSessionId(id)) throw invalidField('sessionId', 'The session id is not valid.');
+  if (!isValidSessionId(id)) throw invalidSessionIdParam();
   return id;
 }
 
