@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { configSecrets, ConfigError, loadConfig } from './config/env.js';
 import { explainListenAddress } from './config/listen-address.js';
 import { buildServer } from './http/server.js';
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
     workspaceDir: config.workspaceDir,
     logger,
   });
-  if (isolation.status.mode === 'uid') await protectWorkerFiles(config.workspaceDir, logger);
+  if (isolation.status.mode === 'uid') await protectWorkerFiles(config.workspaceDir, path.resolve('.env'), logger);
   const staleHomes = await removeStaleHomes(config.workspaceDir);
   if (staleHomes > 0) logger.warn({ staleHomes }, 'removed private homes left by an earlier run');
 

@@ -87,8 +87,9 @@ export class SeparateUser implements AgentUser {
       }
       // kill(-1) from a process of this uid reaches every process of the uid, and the
       // kernel walks the task list under a lock that fork() also takes: nothing forked
-      // meanwhile escapes. Our own kill process is the one it leaves out.
-      const { command, args } = this.asUser('kill', ['-KILL', '--', '-1']);
+      // meanwhile escapes. The calling shell is the one it leaves out. The shell's own
+      // `kill`, because slim images have no procps.
+      const { command, args } = this.asUser('/bin/sh', ['-c', 'kill -s KILL -- -1']);
       await run(command, args, true);
       await delay(20 * (round + 1));
     }

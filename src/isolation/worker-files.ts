@@ -8,8 +8,7 @@ import type { Logger } from 'pino';
  * session folder left 0711 by a killed job would let a later agent of the same
  * slot uid walk into that session's workspace.
  */
-export async function protectWorkerFiles(workspaceDir: string, logger: Logger): Promise<void> {
-  const envFile = path.resolve('.env');
+export async function protectWorkerFiles(workspaceDir: string, envFile: string, logger: Logger): Promise<void> {
   const envStats = await stat(envFile).catch(() => undefined);
   if (envStats && (envStats.mode & 0o077) !== 0) {
     await chmod(envFile, 0o600);
