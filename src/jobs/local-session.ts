@@ -80,7 +80,8 @@ export async function createPrivateHome(workspaceDir: string, agentUser: AgentUs
   const home = path.join(homes, `${process.pid}-${randomUUID()}`);
   await fs.mkdir(home, { mode: 0o700 });
   await fs.mkdir(privateTmpDir(home), { mode: 0o700 });
-  await agentUser.handOver(home);
+  // Two empty folders: cheaper to re-own one by one than through chown -R.
+  await agentUser.adoptPath(homes, privateTmpDir(home));
   return home;
 }
 
