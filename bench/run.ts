@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { benchGit } from './git.js';
+import { benchIsolation } from './isolation.js';
 import { benchStorage } from './storage.js';
 import { benchWorkerOverhead } from './worker-overhead.js';
 
@@ -11,6 +12,7 @@ const sections: Array<[string, () => Promise<string>]> = [
   ['Worker overhead (issue #2)', benchWorkerOverhead],
   ['Git phases on a large repository (issue #3)', benchGit],
   ['Session archive save and restore (issue #4)', benchStorage],
+  ['Agent isolation (issue #8)', benchIsolation],
 ];
 
 console.log(`# Benchmark run ${new Date().toISOString()}`);
