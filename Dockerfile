@@ -6,9 +6,13 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.client.json ./
+COPY scripts ./scripts
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# The last step fills dist/compile-cache (src/start.ts): started with a configuration
+# it refuses, the worker compiles its code, saves the compiled code and exits 78.
+RUN npm run build && npm prune --omit=dev \
+  && { PORT=fill-compile-cache node dist/main.js 2>/dev/null; test $? -eq 78; }
 
 FROM node:22-bookworm-slim
 RUN apt-get update \

@@ -47,15 +47,7 @@ export async function startBuiltWorker(env: Record<string, string>, port: number
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`worker exited with ${proc.exitCode}`);
-    const ok = await fetch(`${url}/health`).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+  await waitForHealth(url, proc);
   const startupMs = performance.now() - started;
   return {
     url,
@@ -66,6 +58,19 @@ export async function startBuiltWorker(env: Record<string, string>, port: number
       await new Promise((resolve) => proc.once('exit', resolve));
     },
   };
+}
+
+/** Polls `url`/health every 2 ms until it answers 200; throws if `proc` exits first. */
+export async function waitForHealth(url: string, proc: ChildProcess): Promise<void> {
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`worker exited with ${proc.exitCode}`);
+    const ok = await fetch(`${url}/health`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 /** Runs a job through POST /execute; returns time to `connected`, total time and the final event type. */

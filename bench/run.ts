@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { benchGit } from './git.js';
 import { benchIsolation } from './isolation.js';
+import { benchStart } from './start.js';
 import { benchStorage } from './storage.js';
 import { benchWorkerOverhead } from './worker-overhead.js';
 
@@ -13,6 +14,7 @@ const sections: Array<[string, () => Promise<string>]> = [
   ['Git phases on a large repository (issue #3)', benchGit],
   ['Session archive save and restore (issue #4)', benchStorage],
   ['Agent isolation (issue #8)', benchIsolation],
+  ['Start-up (issue #9)', benchStart],
 ];
 
 console.log(`# Benchmark run ${new Date().toISOString()}`);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { configSecrets, ConfigError, loadConfig } from './config/env.js';
 import { explainListenAddress } from './config/listen-address.js';
+import type { ShutdownAnswer } from './http/routes/shutdown.js';
 import { buildServer } from './http/server.js';
 import { JobManager } from './jobs/job-manager.js';
 import { LocalSessionCache } from './jobs/local-cache.js';
@@ -47,7 +48,15 @@ async function main(): Promise<void> {
     isActive: (sessionId) => jobs.isActive(sessionId),
   });
   jobs.on('finished', (job) => void cache.afterJob(job.sessionId));
-  const app = buildServer({ config, logger, jobs, store, providers: new ProviderRegistry(), isolation: isolation.status });
+  const app = buildServer({
+    config,
+    logger,
+    jobs,
+    store,
+    providers: new ProviderRegistry(),
+    isolation: isolation.status,
+    requestShutdown: () => answerShutdownRequest(),
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string, exitCode = 0) => {
@@ -60,6 +69,22 @@ async function main(): Promise<void> {
       process.exit(exitCode);
     })();
     return stopping;
+  };
+
+  /**
+   * POST /shutdown, which the original worker's clients send after every stream
+   * (issue #9): only an EXIT_AFTER_JOB worker exits, and never under a running job.
+   */
+  const answerShutdownRequest = (): ShutdownAnswer => {
+    if (!config.exitAfterJob) {
+      return { exiting: false, message: 'Nothing happens: this worker exits after a job only with EXIT_AFTER_JOB=true.' };
+    }
+    logger.info({ running: jobs.runningCount }, 'shutdown requested over HTTP');
+    // A running job's end stops the worker already (EXIT_AFTER_JOB, below), once its session is saved.
+    if (jobs.runningCount > 0) return { exiting: true, message: 'The worker exits once its running job is saved.' };
+    // The answer still goes out: closing the server waits for requests in flight.
+    void stop('POST /shutdown');
+    return { exiting: true, message: 'The worker exits now.' };
   };
 
   process.once('SIGTERM', () => void stop('SIGTERM'));

@@ -1,13 +1,5 @@
 import { HTTP_ERROR_CODES, type HttpErrorCode, type StreamErrorCode } from './codes.js';
-
-/** The JSON body of every error answered before a stream starts. */
-export interface ErrorBody {
-  error: string;
-  code: HttpErrorCode;
-  message: string;
-  field?: string;
-  retryAfter?: number;
-}
+import type { ErrorBody } from './error-body.js';
 
 /**
  * An expected failure that maps to a contract error body. Serialisable, so the

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { SessionEventLog } from './event-log.js';
-import type { NumberedEvent } from './types.js';
+import type { NumberedEvent } from './registry.js';
 
 /** Attempts per event before it is given up (logged, the job goes on). */
 const ATTEMPTS = 3;

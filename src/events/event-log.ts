@@ -1,5 +1,5 @@
 import type { Redactor } from '../secrets/redactor.js';
-import { isTerminal, type EventInput, type NumberedEvent, type WorkerEvent } from './types.js';
+import { isTerminal, type EventInput, type NumberedEvent, type WorkerEvent } from './registry.js';
 
 export type EventListener = (event: NumberedEvent) => void;
 

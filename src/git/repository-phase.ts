@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { JobError } from '../errors/worker-error.js';
-import type { EventInput } from '../events/types.js';
+import type { EventInput } from '../events/registry.js';
 import type { Redactor } from '../secrets/redactor.js';
 import { createBranch, fastForwardIfClean, refExists, restoreBranch, setUpstream } from './branch.js';
 import { chooseCloneStrategy, cloneRepository, currentBranch, fetchBranches, isRepository } from './clone.js';

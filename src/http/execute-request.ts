@@ -3,9 +3,10 @@ import type { Config } from '../config/env.js';
 import { invalidField, WorkerError } from '../errors/worker-error.js';
 import { branchNameProblem } from '../git/branch-name.js';
 import { isAllowedRepoUrl } from '../git/repo-url.js';
+import type { ExecuteRequest, GithubRequest } from '../jobs/job-request.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { ParsedCredentials, Provider, ProviderOptions, UserRequest } from '../providers/types.js';
-import { isValidSessionId, SESSION_ID_RULE } from '../sessions/session-id.js';
+import type { ProviderOptions } from '../providers/types.js';
+import { SESSION_ID_PATTERN, SESSION_ID_RULE } from '../sessions/session-id.js';
 
 /** The request value meaning "use the worker's environment default". */
 const FROM_ENV = 'FROM_ENV';
@@ -67,9 +68,13 @@ const contentBlock = z.discriminatedUnion(
   { error: 'must be a {"type":"text","text":...} or {"type":"image","source":{...}} block' },
 );
 
-const sessionId = z.string().refine(isValidSessionId, { message: SESSION_ID_RULE });
+const sessionId = z.string().regex(SESSION_ID_PATTERN, SESSION_ID_RULE);
 
-const bodySchema = z.object({
+/**
+ * The POST /execute body as validated; GET /openapi.json documents the request
+ * from this schema's input side (checks written as functions are not in it).
+ */
+export const executeBodySchema = z.object({
   userRequest: z.union(
     [
       z.string().refine((text) => text.trim() !== '', 'must not be empty'),
@@ -130,30 +135,6 @@ const bodySchema = z.object({
     .optional(),
 });
 
-export interface GithubRequest {
-  repoUrl: string;
-  branch?: string;
-  directory?: string;
-  /** Never logged, stored or emitted. */
-  accessToken?: string;
-}
-
-/** A validated POST /execute request, with defaults from the environment applied. */
-export interface ExecuteRequest {
-  userRequest: UserRequest;
-  provider: Provider;
-  credentials: ParsedCredentials;
-  /** Session to create or resume, when the client named one. */
-  websiteSessionId?: string;
-  /** Session that must exist and be resumed. */
-  resumeSessionId?: string;
-  github?: GithubRequest;
-  autoCommit: boolean;
-  database?: { sessionId?: string; accessToken: string };
-  providerOptions: ProviderOptions;
-  pullRequest?: { draft?: boolean; title?: string; body?: string; base?: string };
-}
-
 /** Validates a parsed JSON body; throws a WorkerError (400) naming the first offending field. */
 export function parseExecuteRequest(
   body: unknown,
@@ -165,7 +146,7 @@ export function parseExecuteRequest(
     const empty = body === undefined ? ' (it is empty)' : '';
     throw new WorkerError('VALIDATION_ERROR', `The request body must be a JSON object${empty}.`);
   }
-  const result = bodySchema.safeParse(body);
+  const result = executeBodySchema.safeParse(body);
   if (!result.success) {
     const issue = innermostIssue(result.error.issues[0]!);
     const field = issue.path.map(String).join('.');
@@ -208,10 +189,6 @@ export function parseExecuteRequest(
   const pullRequest = input.pullRequest === true ? {} : input.pullRequest || undefined;
   if (pullRequest && !github) throw invalidField('pullRequest', 'pullRequest needs a github repository.');
 
-  if (input.database && !config.dbBaseUrl) {
-    throw invalidField('database', 'database needs the worker to have DB_BASE_URL configured.');
-  }
-
   const options: ProviderOptions = { ...input.providerOptions };
   return {
     userRequest: input.userRequest,
@@ -227,7 +204,7 @@ export function parseExecuteRequest(
   };
 }
 
-function parseGithub(github: z.infer<typeof bodySchema>['github'] & object, config: Readonly<Config>): GithubRequest {
+function parseGithub(github: z.infer<typeof executeBodySchema>['github'] & object, config: Readonly<Config>): GithubRequest {
   const { repoUrl } = github;
   if (!isAllowedRepoUrl(repoUrl, config.gitAllowedUrlPrefixes)) {
     throw invalidField(

@@ -1,4 +1,3 @@
-import os from 'node:os';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -15,10 +14,13 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import { invalidSessionIdParam, SESSION_ID_MAX_LENGTH } from '../sessions/session-id.js';
 import type { SessionStore } from '../storage/types.js';
 import { assertBearerToken } from './auth.js';
+import { CONTAINER_ID } from './container-id.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { registerExecuteRoute } from './routes/execute.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerSessionRoutes } from './routes/sessions.js';
+import { registerShutdownRoute, type ShutdownAnswer } from './routes/shutdown.js';
 
 export interface ServerDeps {
   config: Readonly<Config>;
@@ -28,9 +30,9 @@ export interface ServerDeps {
   providers: ProviderRegistry;
   /** The isolation in force, for /health. */
   isolation: IsolationStatus;
+  /** POST /shutdown: the process owner decides whether the worker exits (and makes it so), and says what happens. */
+  requestShutdown: () => ShutdownAnswer;
 }
-
-export const CONTAINER_ID = os.hostname();
 
 /** Builds the HTTP API: routes, auth, and one error shape for every failure before a stream. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
@@ -77,9 +79,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return reply.status(error.status).send(error.toBody());
   });
 
+  // First: it documents the routes registered after it.
+  registerOpenApiRoute(app, deps);
   registerHealthRoutes(app, deps);
   registerExecuteRoute(app, deps);
   registerSessionRoutes(app, deps);
+  registerShutdownRoute(app, deps);
   return app;
 }
 

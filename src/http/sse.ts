@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { NumberedEvent } from '../events/types.js';
+import type { NumberedEvent } from '../events/registry.js';
 
 /** A subscriber whose socket has this much unsent data is too slow and is dropped. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * The identity a job's agent runs under. With isolation, every process of a
  * job (the agent CLI, the shells it starts, the job's git commands) runs as a
@@ -30,10 +32,11 @@ export interface AgentUser {
 }
 
 /** What `/health` reports and start-up logs about the isolation in force. */
-export interface IsolationStatus {
-  mode: 'uid' | 'none';
+export const isolationStatusSchema = z.object({
+  mode: z.enum(['uid', 'none']),
   /** The uids this worker's slots use (isolation on). */
-  uids?: number[];
+  uids: z.array(z.number().int()).optional(),
   /** Why jobs run as the worker's own user (isolation off). */
-  reason?: string;
-}
+  reason: z.string().optional(),
+});
+export type IsolationStatus = z.infer<typeof isolationStatusSchema>;

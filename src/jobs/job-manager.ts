@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { WorkerError } from '../errors/worker-error.js';
 import { SessionEventLog } from '../events/event-log.js';
-import type { NumberedEvent } from '../events/types.js';
-import type { ExecuteRequest } from '../http/execute-request.js';
+import type { NumberedEvent } from '../events/registry.js';
 import type { AgentUser } from '../isolation/types.js';
 import { newSessionId } from '../sessions/session-id.js';
 import type { Lease, SessionMetadata } from '../storage/types.js';
+import type { ExecuteRequest } from './job-request.js';
 import { Job } from './job.js';
 import { localSessionPaths } from './local-session.js';
 import { workerLostEvent } from './lost-session.js';
@@ -76,7 +76,11 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
    */
   async start(request: ExecuteRequest): Promise<Job> {
     const sessionId = request.resumeSessionId ?? request.websiteSessionId ?? newSessionId();
-    // Synchronous up to the reservation, so two requests cannot both pass the
+    // A job whose final event is out only has its log and lock left to let go of: a client
+    // that resumes the moment it reads `completed` waits for that instead of getting a 409.
+    const finishing = this.running.get(sessionId);
+    if (finishing?.job.log.terminalEvent()) await finishing.done;
+    // Synchronous from here up to the reservation, so two requests cannot both pass the
     // checks for the last slot or for the same session.
     if (this.running.has(sessionId) || this.starting.has(sessionId)) throw sessionBusy(sessionId);
     if (!this.accepting) throw new WorkerError('SHUTTING_DOWN');

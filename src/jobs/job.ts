@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionEventLog } from '../events/event-log.js';
-import type { ExecuteRequest } from '../http/execute-request.js';
 import type { AgentUser } from '../isolation/types.js';
 import type { Lease, SessionMetadata } from '../storage/types.js';
+import type { ExecuteRequest } from './job-request.js';
 
 export type JobPhase = 'prepare' | 'checkout' | 'agent' | 'commit' | 'persist' | 'done';
 

@@ -1,4 +1,4 @@
-import type { EventInput, NumberedEvent } from '../events/types.js';
+import type { EventInput, NumberedEvent } from '../events/registry.js';
 import type { SessionMetadata, SessionStore } from '../storage/types.js';
 import { localSessionPaths } from './local-session.js';
 import { readPendingSave } from './pending-save.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { NumberedEvent } from '../events/types.js';
+import type { NumberedEvent } from '../events/registry.js';
 import { isValidSessionId } from '../sessions/session-id.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import type { SessionMetadata } from '../storage/types.js';

@@ -147,7 +147,12 @@ async function persistSession(
 /** Streams the job's events to the DB API when the request asked for it. */
 function attachDbSink(job: Job, deps: JobDeps): DbEventSink | undefined {
   const database = job.request.database;
-  if (!database || !deps.config.dbBaseUrl) return undefined;
+  if (!database) return undefined;
+  if (!deps.config.dbBaseUrl) {
+    // The original worker's clients send `database` on every request; it skipped the sink silently (issue #9).
+    deps.logger.debug({ sessionId: job.sessionId }, 'request has `database` but no DB_BASE_URL is set: not streaming events to a DB API');
+    return undefined;
+  }
   const sink = new DbEventSink(
     { baseUrl: deps.config.dbBaseUrl, sessionId: database.sessionId ?? job.sessionId, accessToken: database.accessToken },
     deps.logger,

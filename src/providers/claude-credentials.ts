@@ -9,6 +9,15 @@ import type { ParsedCredentials } from './types.js';
 
 const FIELD = 'codingAssistantAuthentication';
 
+/**
+ * Scopes given to an OAuth login that names none. The `claude` binary reads a
+ * `.credentials.json` login without `user:inference` as "Not logged in" (checked
+ * against Claude Code 2.1), so the README's example, which has no `scopes`, would
+ * fail. `user:inference` is all it needs; claiming more than the token may hold
+ * (e.g. `user:profile`) would only invite calls the token cannot make.
+ */
+export const DEFAULT_OAUTH_SCOPES: readonly string[] = ['user:inference'];
+
 /** The `claudeAiOauth` object of Claude Code's `.credentials.json`. */
 export interface ClaudeOauth {
   accessToken: string;
@@ -49,14 +58,17 @@ function toCredentials(raw: unknown, allowJsonString: boolean): ClaudeCredential
     throw invalidField(FIELD, 'Claude credentials must be an API key string or a {"claudeAiOauth": {...}} object.');
   }
   const obj = raw as Record<string, unknown>;
-  if ('claudeAiOauth' in obj) return { kind: 'oauth', oauth: toOauth(obj.claudeAiOauth) };
+  if ('claudeAiOauth' in obj) return { kind: 'oauth', oauth: toOauth(obj.claudeAiOauth, 'claudeAiOauth.') };
+  // The original worker took the OAuth object without its wrapper and wrapped it itself;
+  // its production clients still send it that way (issue #9).
+  if ('accessToken' in obj) return { kind: 'oauth', oauth: toOauth(obj, '') };
   if ('apiKey' in obj) {
     if (typeof obj.apiKey !== 'string' || obj.apiKey.trim() === '' || /\s/.test(obj.apiKey.trim())) {
       throw invalidField(FIELD, 'Claude credentials: "apiKey" must be a non-empty string without whitespace.');
     }
     return { kind: 'apiKey', apiKey: obj.apiKey.trim() };
   }
-  throw invalidField(FIELD, 'Claude credentials object must have a "claudeAiOauth" or an "apiKey" property.');
+  throw invalidField(FIELD, 'Claude credentials object must have a "claudeAiOauth", an "accessToken" or an "apiKey" property.');
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
@@ -67,24 +79,25 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-function toOauth(raw: unknown): ClaudeOauth {
+/** Validates the OAuth object; `path` prefixes its keys in messages (`claudeAiOauth.`, or nothing for the flat form). */
+function toOauth(raw: unknown, path: string): ClaudeOauth {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw invalidField(FIELD, 'Claude credentials: "claudeAiOauth" must be an object.');
   }
   const o = raw as Record<string, unknown>;
   if (typeof o.accessToken !== 'string' || o.accessToken.trim() === '') {
-    throw invalidField(FIELD, 'Claude credentials: "claudeAiOauth.accessToken" must be a non-empty string.');
+    throw invalidField(FIELD, `Claude credentials: "${path}accessToken" must be a non-empty string.`);
   }
   if (o.refreshToken !== undefined && typeof o.refreshToken !== 'string') {
-    throw invalidField(FIELD, 'Claude credentials: "claudeAiOauth.refreshToken" must be a string.');
+    throw invalidField(FIELD, `Claude credentials: "${path}refreshToken" must be a string.`);
   }
   if (o.expiresAt !== undefined && (typeof o.expiresAt !== 'number' || !Number.isFinite(o.expiresAt))) {
-    throw invalidField(FIELD, 'Claude credentials: "claudeAiOauth.expiresAt" must be a number (epoch milliseconds).');
+    throw invalidField(FIELD, `Claude credentials: "${path}expiresAt" must be a number (epoch milliseconds).`);
   }
   if (o.scopes !== undefined && !(Array.isArray(o.scopes) && o.scopes.every((s) => typeof s === 'string'))) {
-    throw invalidField(FIELD, 'Claude credentials: "claudeAiOauth.scopes" must be an array of strings.');
+    throw invalidField(FIELD, `Claude credentials: "${path}scopes" must be an array of strings.`);
   }
-  return { ...o, accessToken: o.accessToken } as ClaudeOauth;
+  return { ...o, accessToken: o.accessToken, scopes: o.scopes ?? [...DEFAULT_OAUTH_SCOPES] } as ClaudeOauth;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { NumberedEvent } from '../events/types.js';
+import type { NumberedEvent } from '../events/registry.js';
 
 /** The stored form of a session's event log: one `{"id", "event"}` JSON object per line. */
 export function encodeEventLog(events: readonly NumberedEvent[]): string {

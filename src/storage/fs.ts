@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { NumberedEvent } from '../events/types.js';
+import type { NumberedEvent } from '../events/registry.js';
 import { isValidSessionId } from '../sessions/session-id.js';
 import { createArchiveStream } from './archive.js';
 import { writeFileAtomic } from './atomic-file.js';

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { decodeEventLog, encodeEventLog } from './event-log-codec.js';
-import type { NumberedEvent } from '../events/types.js';
+import type { NumberedEvent } from '../events/registry.js';
 import { isValidSessionId } from '../sessions/session-id.js';
 import { createArchiveStream } from './archive.js';
 import {

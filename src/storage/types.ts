@@ -1,31 +1,44 @@
-import type { NumberedEvent } from '../events/types.js';
+import { z } from 'zod';
+import type { NumberedEvent } from '../events/registry.js';
 
 /** `interrupted`: the job's worker stopped before the job finished (see jobs/lost-session.ts). */
-export type SessionStatus = 'running' | 'completed' | 'failed' | 'aborted' | 'interrupted';
+export const sessionStatusSchema = z.enum(['running', 'completed', 'failed', 'aborted', 'interrupted']);
+export type SessionStatus = z.infer<typeof sessionStatusSchema>;
 
-/** What the store keeps about a session besides its event log and archive. Never holds secrets. */
-export interface SessionMetadata {
-  sessionId: string;
-  provider: string;
-  status: SessionStatus;
-  createdAt: string;
-  updatedAt: string;
-  title?: string;
+/**
+ * What the store keeps about a session besides its event log and archive. Never
+ * holds secrets. A schema, because GET /sessions/:id answers with it (see http/openapi.ts).
+ */
+export const sessionMetadataSchema = z.object({
+  sessionId: z.string(),
+  provider: z.string(),
+  status: sessionStatusSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  title: z.string().optional(),
   /** The session's own git branch, when it has a repository. */
-  branch?: string;
+  branch: z.string().optional(),
   /** The agent's own conversation id, used to resume it. */
-  agentSessionId?: string;
+  agentSessionId: z.string().optional(),
   /** Highest event id in the log; the next event gets this + 1. */
-  lastEventId: number;
-  turns: number;
+  lastEventId: z.number().int(),
+  turns: z.number().int(),
   /** The repository and where the session's clone is (never a token). */
-  github?: { repoUrl: string; directory?: string; baseBranch?: string; repoPath?: string };
-  lastError?: { code: string; message: string };
+  github: z
+    .object({
+      repoUrl: z.string(),
+      directory: z.string().optional(),
+      baseBranch: z.string().optional(),
+      repoPath: z.string().optional(),
+    })
+    .optional(),
+  lastError: z.object({ code: z.string(), message: z.string() }).optional(),
   /** Whether a workspace archive was saved. */
-  hasArchive: boolean;
+  hasArchive: z.boolean(),
   /** The backend the session is kept in. */
-  storage: 'fs' | 's3';
-}
+  storage: z.enum(['fs', 's3']),
+});
+export type SessionMetadata = z.infer<typeof sessionMetadataSchema>;
 
 /**
  * A session store backend. Writes are atomic: a crash mid-write leaves the

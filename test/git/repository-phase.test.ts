@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { JobError } from '../../src/errors/worker-error.js';
-import type { EventInput } from '../../src/events/types.js';
+import type { EventInput } from '../../src/events/registry.js';
 import {
   checkoutRepository,
   commitAndPush,

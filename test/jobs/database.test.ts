@@ -3,7 +3,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { postExecute } from '../fixtures/sse.js';
-import { startWorker } from '../fixtures/worker.js';
 import { claudeRequest, startRig, type Rig } from './helpers.js';
 
 const DB_TOKEN = 'db-token-JOBTEST-7a6b5c4d3e2f';
@@ -80,17 +79,6 @@ describe('streaming events to the DB API (`database`)', () => {
       assert.ok(rig.worker.logs().includes('DB API refused an event'));
     } finally {
       db.failWith = undefined;
-    }
-  });
-
-  it('refuses `database` when the worker has no DB_BASE_URL', async () => {
-    const worker = await startWorker();
-    try {
-      const res = await postExecute(worker.url, claudeRequest('Hello', { database: { accessToken: DB_TOKEN } }));
-      assert.equal(res.status, 400);
-      assert.equal((res.json as { field: string }).field, 'database');
-    } finally {
-      await worker.dispose();
     }
   });
 });

@@ -16,6 +16,27 @@ const conversation = () =>
   );
 
 describe('resuming a session', () => {
+  it('a resume sent the moment `completed` arrives is admitted, not refused as busy', async () => {
+    const fake = await startFakeAnthropic(() => ({ type: 'text', text: 'Done.' }));
+    const worker = await startWorker({ env: { ANTHROPIC_BASE_URL: fake.url } });
+    try {
+      let previous = await postExecute(worker.url, claudeRequest('turn 0', { websiteSessionId: 'back-to-back' }));
+      for (let turn = 1; turn <= 3; turn++) {
+        // Read only up to the final event, then resume at once: the job may still be saving.
+        const events = await previous.events({ until: (event) => event.data.type === 'completed' });
+        assert.equal(events.at(-1)!.data.type, 'completed');
+        previous = await postExecute(worker.url, claudeRequest(`turn ${turn}`, { resumeSessionId: 'back-to-back' }));
+        assert.equal(previous.status, 200, `turn ${turn}: ${previous.text}`);
+      }
+      assert.equal((await previous.events()).at(-1)!.data.type, 'completed');
+      const metadata = (await request(`${worker.url}/sessions/back-to-back`)).json as { turns: number };
+      assert.equal(metadata.turns, 4);
+    } finally {
+      await worker.dispose();
+      await fake.close();
+    }
+  });
+
   it('continues the same agent conversation and keeps counting event ids', async () => {
     const fake = await conversation();
     const worker = await startWorker({ env: { ANTHROPIC_BASE_URL: fake.url } });

@@ -281,9 +281,14 @@ describe('claude-code provider (real binary, fake API)', () => {
 });
 
 describe('claude-code parseCredentials', () => {
+  /** The original worker's clients send the OAuth object without its wrapper (issue #9). */
+  const FLAT = { ...OAUTH.claudeAiOauth, rateLimitTier: 'default_claude_max_20x' };
   const accept: Array<[string, unknown, string[]]> = [
     ['OAuth object', OAUTH, [OAUTH.claudeAiOauth.accessToken, OAUTH.claudeAiOauth.refreshToken]],
     ['OAuth JSON string', JSON.stringify(OAUTH), [OAUTH.claudeAiOauth.accessToken, OAUTH.claudeAiOauth.refreshToken]],
+    ['flat OAuth object', FLAT, [FLAT.accessToken, FLAT.refreshToken]],
+    ['flat OAuth JSON string', JSON.stringify(FLAT), [FLAT.accessToken, FLAT.refreshToken]],
+    ['flat OAuth with only an access token', { accessToken: 'tok' }, ['tok']],
     ['OAuth with only an access token', { claudeAiOauth: { accessToken: 'tok' } }, ['tok']],
     ['API key string', API_KEY, [API_KEY]],
     ['other non-JSON string', 'some-gateway-key', ['some-gateway-key']],
@@ -295,6 +300,22 @@ describe('claude-code parseCredentials', () => {
       assert.deepEqual(claudeCodeProvider.parseCredentials(raw).secrets, secrets);
     });
   }
+
+  test('wraps the flat form as claudeAiOauth, keeping every field', () => {
+    for (const raw of [FLAT, JSON.stringify(FLAT)]) {
+      assert.deepEqual(claudeCodeProvider.parseCredentials(raw).value, { kind: 'oauth', oauth: FLAT });
+    }
+  });
+
+  test('gives an OAuth login without scopes the one the binary needs (user:inference), and keeps given scopes', () => {
+    const { scopes: _scopes, ...withoutScopes } = OAUTH.claudeAiOauth;
+    for (const raw of [{ claudeAiOauth: withoutScopes }, withoutScopes, JSON.stringify(withoutScopes)]) {
+      const value = claudeCodeProvider.parseCredentials(raw).value as { oauth: { scopes: string[] } };
+      assert.deepEqual(value.oauth.scopes, ['user:inference'], JSON.stringify(raw));
+    }
+    const given = claudeCodeProvider.parseCredentials({ accessToken: 'tok', scopes: ['user:profile'] }).value as { oauth: { scopes: string[] } };
+    assert.deepEqual(given.oauth.scopes, ['user:profile']);
+  });
 
   const reject: Array<[string, unknown]> = [
     ['empty string', ''],
@@ -311,6 +332,10 @@ describe('claude-code parseCredentials', () => {
     ['unknown object', { token: 'x' }],
     ['empty apiKey', { apiKey: '' }],
     ['JSON number string', '42'],
+    ['flat OAuth with an empty accessToken', { accessToken: '', refreshToken: 'r' }],
+    ['flat OAuth with a non-numeric expiresAt', { accessToken: 'tok', expiresAt: 'tomorrow' }],
+    ['flat OAuth with scopes not a list', { accessToken: 'tok', scopes: 'user:inference' }],
+    ['flat OAuth with a non-string refreshToken', { accessToken: 'tok', refreshToken: 7 }],
   ];
   for (const [name, raw] of reject) {
     test(`rejects ${name}`, () => {

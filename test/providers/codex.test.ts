@@ -114,6 +114,8 @@ describe('codex provider', () => {
       { tokens: { id_token: 'not-a-jwt', access_token: 'a', refresh_token: 'r' } },
       '{"OPENAI_API_KEY": ',
       { claudeAiOauth: { accessToken: 'x' } },
+      // The original worker took no flat OAuth form for Codex (issue #9): Claude's stays refused.
+      { accessToken: 'sk-ant-oat01-x', refreshToken: 'sk-ant-ort01-x', expiresAt: 1, scopes: ['user:inference'] },
     ]) {
       assert.throws(
         () => codexProvider.parseCredentials(bad),

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { NumberedEvent } from '../../src/events/types.js';
+import type { NumberedEvent } from '../../src/events/registry.js';
 import { createArchiveStream } from '../../src/storage/archive.js';
 import { FsSessionStore } from '../../src/storage/fs.js';
 import { ArchiveIntegrityError } from '../../src/storage/integrity.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { CONFIG_VARIABLES } from '../../src/config/env.js';
 import { HTTP_ERROR_CODES, STREAM_ERROR_CODES } from '../../src/errors/codes.js';
-import { eventSchemas } from '../../src/events/types.js';
+import { eventSchemas } from '../../src/events/registry.js';
 
 const apiDoc = await fs.readFile(new URL('../../API.md', import.meta.url), 'utf8');
 

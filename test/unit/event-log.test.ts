@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SessionEventLog } from '../../src/events/event-log.js';
-import type { NumberedEvent } from '../../src/events/types.js';
+import type { NumberedEvent } from '../../src/events/registry.js';
 import { Redactor } from '../../src/secrets/redactor.js';
 
 const message = (text: string) => ({ type: 'message' as const, message: text });

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { SessionEventLog } from '../../src/events/event-log.js';
-import type { NumberedEvent } from '../../src/events/types.js';
+import type { NumberedEvent } from '../../src/events/registry.js';
 import { LeaseKeeper, LeaseLostError, type HeldLease } from '../../src/jobs/lease-keeper.js';
 import { localSessionPaths } from '../../src/jobs/local-session.js';
 import { readPendingSave } from '../../src/jobs/pending-save.js';

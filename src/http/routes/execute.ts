@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseExecuteRequest } from '../execute-request.js';
-import { CONTAINER_ID, type ServerDeps } from '../server.js';
+import { CONTAINER_ID } from '../container-id.js';
+import type { ServerDeps } from '../server.js';
 import { openSseStream } from '../sse.js';
 
 /**

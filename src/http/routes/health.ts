@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { CONTAINER_ID, type ServerDeps } from '../server.js';
+import { CONTAINER_ID } from '../container-id.js';
+import type { BusyStatus, Health, IdleStatus } from '../responses.js';
+import type { ServerDeps } from '../server.js';
 
 export function registerHealthRoutes(app: FastifyInstance, { jobs, store, isolation }: ServerDeps): void {
   const snapshot = () => ({
@@ -13,9 +15,9 @@ export function registerHealthRoutes(app: FastifyInstance, { jobs, store, isolat
     timestamp: new Date().toISOString(),
   });
 
-  app.get('/health', async () => ({ status: 'ok', ...snapshot() }));
+  app.get('/health', async (): Promise<Health> => ({ status: 'ok', ...snapshot() }));
 
-  app.get('/status', async (_request, reply) => {
+  app.get('/status', async (_request, reply): Promise<IdleStatus | BusyStatus> => {
     const state = snapshot();
     if (state.workerStatus === 'busy') {
       reply.status(429).header('Retry-After', '5');

@@ -5,7 +5,9 @@ import { localSessionPaths } from '../../jobs/local-session.js';
 import { settleLostSession } from '../../jobs/lost-session.js';
 import { invalidSessionIdParam, isValidSessionId } from '../../sessions/session-id.js';
 import type { SessionMetadata, SessionStore } from '../../storage/types.js';
-import { CONTAINER_ID, type ServerDeps } from '../server.js';
+import { CONTAINER_ID } from '../container-id.js';
+import type { SessionAborted, SessionDeleted, SessionDetails, SessionList } from '../responses.js';
+import type { ServerDeps } from '../server.js';
 import { openSseStream, parseLastEventId, type SseStream } from '../sse.js';
 
 type SessionParams = { Params: { id: string } };
@@ -21,7 +23,7 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
     });
   };
 
-  app.get<{ Querystring: { limit?: string; offset?: string } }>('/sessions', async (request) => {
+  app.get<{ Querystring: { limit?: string; offset?: string } }>('/sessions', async (request): Promise<SessionList> => {
     const limit = pageParam(request.query.limit, 'limit', 1);
     const offset = pageParam(request.query.offset, 'offset', 0) ?? 0;
     const all = (await Promise.all((await store.listSessions()).map(current))).map(summaryOf);
@@ -32,7 +34,7 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
     return { count: sessions.length, total: all.length, sessions, ...(next < all.length ? { nextOffset: next } : {}) };
   });
 
-  app.get<SessionParams>('/sessions/:id', async (request) => {
+  app.get<SessionParams>('/sessions/:id', async (request): Promise<SessionDetails> => {
     const id = sessionIdParam(request.params.id);
     const job = jobs.get(id);
     const metadata = await store.readMetadata(id);
@@ -66,7 +68,7 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
     }
   });
 
-  app.delete<SessionParams>('/sessions/:id', async (request) => {
+  app.delete<SessionParams>('/sessions/:id', async (request): Promise<SessionDeleted> => {
     const id = sessionIdParam(request.params.id);
     if (jobs.get(id)) throw new WorkerError('SESSION_BUSY', `Session ${id} is running; abort it first.`);
     if (!(await store.readMetadata(id))) throw notFound(id);
@@ -80,13 +82,17 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
     return { sessionId: id, deleted: true };
   });
 
-  app.post<SessionParams>('/sessions/:id/abort', async (request) => {
-    const id = sessionIdParam(request.params.id);
+  const abort = (id: string): SessionAborted => {
     if (!jobs.abort(id, 'aborted by request')) {
       throw new WorkerError('SESSION_NOT_FOUND', `Session ${id} is not running on this worker.`);
     }
     return { sessionId: id, aborted: true };
-  });
+  };
+
+  app.post<SessionParams>('/sessions/:id/abort', async (request) => abort(sessionIdParam(request.params.id)));
+
+  // The original worker's abort route, kept for its clients (issue #9).
+  app.post('/abort', async (request) => abort(sessionIdInBody(request.body)));
 }
 
 /**
@@ -132,9 +138,16 @@ function pageParam(value: string | undefined, name: string, min: number): number
   return Number(value);
 }
 
-function sessionIdParam(id: string): string {
+function sessionIdParam(id: unknown): string {
   if (!isValidSessionId(id)) throw invalidSessionIdParam();
   return id;
+}
+
+/** The `sessionId` of a `{"sessionId": "…"}` body, checked like a path's id. */
+function sessionIdInBody(body: unknown): string {
+  const id = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { sessionId?: unknown }).sessionId : undefined;
+  if (id === undefined) throw invalidField('sessionId', 'sessionId is required: send {"sessionId": "…"}.');
+  return sessionIdParam(id);
 }
 
 function notFound(id: string): WorkerError {

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { isolationStatusSchema } from '../isolation/types.js';
+import { sessionMetadataSchema } from '../storage/types.js';
+
+/**
+ * The JSON bodies the routes answer with (errors aside: errors/error-body.ts).
+ * The routes' return types and GET /openapi.json both come from these schemas.
+ */
+
+const workerState = {
+  workerStatus: z.enum(['idle', 'busy']),
+  runningJobs: z.number().int(),
+  maxConcurrentJobs: z.number().int(),
+  /** False once the worker is shutting down. */
+  accepting: z.boolean(),
+  storage: z.enum(['fs', 's3']),
+  isolation: isolationStatusSchema,
+  containerId: z.string(),
+  timestamp: z.string(),
+};
+
+export const healthSchema = z.object({ status: z.literal('ok'), ...workerState });
+export const idleStatusSchema = z.object({ status: z.literal('idle'), ...workerState });
+export const busyStatusSchema = z.object({
+  status: z.literal('busy'),
+  ...workerState,
+  /** Seconds to wait before trying again (also the `Retry-After` header). */
+  retryAfter: z.number().int(),
+});
+
+export const sessionSummarySchema = sessionMetadataSchema.pick({
+  sessionId: true,
+  storage: true,
+  provider: true,
+  status: true,
+  createdAt: true,
+  updatedAt: true,
+  title: true,
+  branch: true,
+});
+
+export const sessionListSchema = z.object({
+  /** Sessions in this answer (this page, when paging). */
+  count: z.number().int(),
+  /** With `limit` or `offset`: sessions in the store. */
+  total: z.number().int().optional(),
+  /** Newest first. */
+  sessions: z.array(sessionSummarySchema),
+  /** With `limit` or `offset`: where the next page starts, when there is one. */
+  nextOffset: z.number().int().optional(),
+});
+
+export const sessionDetailsSchema = z.union([
+  sessionMetadataSchema.extend({
+    /** True while a job of the session runs on this worker. */
+    running: z.boolean(),
+  }),
+  /** A new session whose job has not stored it yet. */
+  z.object({ sessionId: z.string(), provider: z.string(), status: z.literal('running'), running: z.literal(true) }),
+]);
+
+export const sessionDeletedSchema = z.object({ sessionId: z.string(), deleted: z.literal(true) });
+export const sessionAbortedSchema = z.object({ sessionId: z.string(), aborted: z.literal(true) });
+
+export const shutdownAnswerSchema = z.object({
+  /** True when the worker exits: at once, or once its running job's session is saved. */
+  exiting: z.boolean(),
+  message: z.string(),
+});
+
+export type Health = z.infer<typeof healthSchema>;
+export type IdleStatus = z.infer<typeof idleStatusSchema>;
+export type BusyStatus = z.infer<typeof busyStatusSchema>;
+export type SessionList = z.infer<typeof sessionListSchema>;
+export type SessionDetails = z.infer<typeof sessionDetailsSchema>;
+export type SessionDeleted = z.infer<typeof sessionDeletedSchema>;
+export type SessionAborted = z.infer<typeof sessionAbortedSchema>;
+export type ShutdownAnswer = z.infer<typeof shutdownAnswerSchema>;
