@@ -10,6 +10,8 @@
  *   dist/worker.js   src/main.ts with everything it loads at start-up, fastify,
  *                    pino and zod included
  *   dist/chunks/     the s3 store, loaded on demand, and the code it shares with the worker
+ *   dist/cli.js      the `ai-coding-worker` command (src/cli/main.ts), built on its own
+ *                    so that it shares no chunk with the worker
  *
  * Every other dependency stays external, resolved from node_modules at run time:
  * the agent SDKs and the AWS SDK are large, loaded with `await import()` only by
@@ -33,9 +35,22 @@ const external = Object.keys(pkg.dependencies)
 
 // Only what this build writes (and the source maps of earlier builds): other builds
 // may put their own output in dist/.
-for (const name of ['main.js', 'main.js.map', 'worker.js', 'worker.js.map', 'chunks', 'compile-cache']) {
+for (const name of ['main.js', 'main.js.map', 'worker.js', 'worker.js.map', 'cli.js', 'chunks', 'compile-cache']) {
   await rm(new URL(`../dist/${name}`, import.meta.url), { recursive: true, force: true });
 }
+
+// The CLI: a bundle of its own, so that it shares no chunk with the worker.
+const cli = build({
+  absWorkingDir: new URL('..', import.meta.url).pathname,
+  entryPoints: { cli: 'src/cli/main.ts' },
+  outdir: 'dist',
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external,
+  logLevel: 'warning',
+});
 
 await build({
   absWorkingDir: new URL('..', import.meta.url).pathname,
@@ -56,5 +71,7 @@ await build({
   // and source maps cost ~150 ms of every build.
   logLevel: 'warning',
 });
+
+await cli;
 
 console.log(`dist/ built in ${Math.round(performance.now() - started)} ms`);
