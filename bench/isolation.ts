@@ -145,8 +145,8 @@ export async function benchIsolation(): Promise<string> {
       table([
         { step: 'spawn `true` directly (what an unisolated spawn costs)', time: `${fmt(steps.spawnMs)} ms`, 'calls per job (new / resumed)': '—' },
         { step: '`setpriv --reuid … --no-new-privs … -- true` (the agent CLI starts through it)', time: `${fmt(steps.setprivMs)} ms`, 'calls per job (new / resumed)': '1 / 1' },
-        { step: '`chown -R` of a fresh private home (`handOver`: at creation, then with `.claude/`)', time: `${fmt(steps.chownHomeMs)} ms`, 'calls per job (new / resumed)': '2 / 2' },
-        { step: '`chown -R` of a new session\'s empty workspace (`openSessionFolder`)', time: `${fmt(steps.chownWorkspaceMs)} ms`, 'calls per job (new / resumed)': '1 / 0' },
+        { step: '`handOver` of a fresh private home (at creation, then with `.claude/`; lchown below 200 entries, else `chown -R`)', time: `${fmt(steps.chownHomeMs)} ms`, 'calls per job (new / resumed)': '2 / 2' },
+        { step: '`handOver` of a new session\'s empty workspace (`openSessionFolder`)', time: `${fmt(steps.chownWorkspaceMs)} ms`, 'calls per job (new / resumed)': '1 / 0' },
         { step: '`/proc` scan for the uid\'s processes (`killAll` with nothing left)', time: `${fmt(steps.scanMs)} ms`, 'calls per job (new / resumed)': '3 / 3' },
         {
           step: 'for comparison: the same home walked with `lchown` from Node (no process)',
