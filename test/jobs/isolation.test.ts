@@ -45,8 +45,13 @@ function runsOnce(command: string, thenDelayMs = 0): (ctx: ScriptContext) => Fak
 /** A daemon that leaves the job's process tree: double fork, new session, cleared environment. */
 const ESCAPING_DAEMON = '(env -i setsid sleep 3000 > /dev/null 2>&1 &) ; id -u > uid.txt';
 
+/** The uid the agent wrote into its workspace (waiting out the moment the shell has created the file but not written it). */
 async function agentUid(workspace: string): Promise<number> {
-  return Number((await waitFor(() => fs.readFile(path.join(workspace, 'uid.txt'), 'utf8').catch(() => undefined))).trim());
+  const text = await waitFor(async () => {
+    const written = (await fs.readFile(path.join(workspace, 'uid.txt'), 'utf8').catch(() => '')).trim();
+    return /^\d+$/.test(written) ? written : undefined;
+  });
+  return Number(text);
 }
 
 async function sleepers(): Promise<number[]> {
@@ -193,6 +198,8 @@ describe('job isolation (issue #8)', () => {
     // The worker's parent never reaps it: once killed, it stays a zombie.
     const first = await startWorker({ env, launcher: ['sh', '-c', '"$@" & exec sleep 600', 'sh'] });
     const { workspace, sessions } = first.dirs;
+    // The fixture's handle is the non-reaping parent; the worker itself must not outlive a failed test.
+    const workerPid = (await first.waitForLog((record) => record.msg === 'worker listening')).pid as number;
     try {
       const before = await sleepers();
       const res = await postExecute(first.url, claudeRequest('hold on', { websiteSessionId: 'orphaned' }));
@@ -202,7 +209,6 @@ describe('job isolation (issue #8)', () => {
       const homes = await fs.readdir(path.join(workspace, 'homes'));
       assert.equal(homes.length, 1, 'the job has a private home');
 
-      const workerPid = (await first.waitForLog((record) => record.msg === 'worker listening')).pid as number;
       process.kill(workerPid, 'SIGKILL');
       await waitFor(async () => ((await isZombie(workerPid)) ? true : undefined));
       assert.ok((await fs.readFile(`/proc/${workerPid}/stat`, 'utf8')).includes(') Z'), 'the killed worker is a zombie');
@@ -217,6 +223,11 @@ describe('job isolation (issue #8)', () => {
         await second.dispose();
       }
     } finally {
+      try {
+        process.kill(workerPid, 'SIGKILL');
+      } catch {
+        // Already killed by the test.
+      }
       await first.dispose();
       await fake.close();
     }

@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { messagesText, startFakeAnthropic, type FakeAnthropic, type FakeReply, type FakeScript, type ScriptContext } from '../fixtures/fake-anthropic.js';
-import { startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
+import { createS3TestClient, startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
 import { getStream, postExecute, request, type SseEvent } from '../fixtures/sse.js';
 import { restartWorker, startWorker, type WorkerEnv, type WorkerHandle } from '../fixtures/worker.js';
 import {
@@ -32,13 +32,7 @@ let bucketCount = 0;
 
 before(async () => {
   s3 = await startS3Server();
-  client = new S3Client({
-    endpoint: s3.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-    maxAttempts: 1,
-  });
+  client = createS3TestClient(s3);
 });
 
 after(async () => {

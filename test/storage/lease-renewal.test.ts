@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { S3Client } from '@aws-sdk/client-s3';
 import { FsSessionStore } from '../../src/storage/fs.js';
 import { acquireS3Lease } from '../../src/storage/s3-lease.js';
-import { startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
+import { createS3TestClient, startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
 import { makeTempDir, type TempDir } from '../fixtures/temp.js';
 
 describe('fs session lock renewals', () => {
@@ -79,13 +79,7 @@ describe('S3 session lock renewals', () => {
 
   before(async () => {
     server = await startS3Server({ bucket: 'leases' });
-    client = new S3Client({
-      endpoint: server.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
-      maxAttempts: 1,
-    });
+    client = createS3TestClient(server);
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);
