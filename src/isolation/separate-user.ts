@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, lchown, lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { processesOfUser } from './processes.js';
+import { runCommand } from './run-command.js';
 import type { AgentUser } from './types.js';
 
 /** util-linux's setpriv switches uid, gid and groups and sets no_new_privs in one exec. */
@@ -70,7 +71,8 @@ export class SeparateUser implements AgentUser {
       for (const entry of small) await lchown(entry, this.uid, this.gid);
       return;
     }
-    await run('chown', ['-R', '--no-dereference', `${this.uid}:${this.gid}`, '--', dir]);
+    const { code, stderr } = await runCommand('chown', ['-R', '--no-dereference', `${this.uid}:${this.gid}`, '--', dir]);
+    if (code !== 0) throw new Error(`chown failed (exit ${code}): ${stderr}`);
   }
 
   async adoptPath(base: string, target: string): Promise<void> {
@@ -98,7 +100,7 @@ export class SeparateUser implements AgentUser {
       // meanwhile escapes. The calling shell is the one it leaves out. The shell's own
       // `kill`, because slim images have no procps.
       const { command, args } = this.asUser('/bin/sh', ['-c', 'kill -s KILL -- -1']);
-      await run(command, args, true);
+      await runCommand(command, args);
       await delay(20 * (round + 1));
     }
   }
@@ -135,25 +137,4 @@ async function listSmallTree(dir: string, limit: number): Promise<string[] | und
 
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Runs a short helper command; rejects with its stderr unless `ignoreExit`. */
-function run(command: string, args: readonly string[], ignoreExit = false): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      if (stderr.length < 2_000) stderr += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0 || ignoreExit) resolve();
-      else reject(new Error(`${command} failed (exit ${code}): ${stderr.trim()}`));
-    });
-  });
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { usersWithProcesses } from './processes.js';
+import { runCommand } from './run-command.js';
 import { SeparateUser, SETPRIV } from './separate-user.js';
 import type { AgentUser, IsolationStatus } from './types.js';
 import { claimUids, type UidRange } from './uid-pool.js';
@@ -56,10 +56,11 @@ export class IsolationUnavailableError extends Error {
  */
 export async function setUpIsolation(input: IsolationInput): Promise<Isolation> {
   if (input.setting === 'off') return unisolated(input.slots, 'AGENT_ISOLATION=off');
-  let reason = await whyUidsCannotSwitch();
+  const capabilities = await effectiveCapabilities();
+  let reason = whyUidsCannotSwitch(capabilities);
   if (reason === undefined) {
     try {
-      return await isolate(input);
+      return await isolate(input, capabilities);
     } catch (error) {
       reason = (error as Error).message;
     }
@@ -76,8 +77,7 @@ function unisolated(slots: number, reason: string): Isolation {
   return { status: { mode: 'none', reason }, users: Array.from({ length: slots }, () => new WorkerUser()) };
 }
 
-async function isolate(input: IsolationInput): Promise<Isolation> {
-  const capabilities = await effectiveCapabilities();
+async function isolate(input: IsolationInput, capabilities: bigint): Promise<Isolation> {
   const canDropBoundingSet = (capabilities & (1n << BigInt(CAP_SETPCAP))) !== 0n;
   await layOutWorkspaceDir(input.workspaceDir);
   const uids = await claimUids(input.uidRange, input.slots);
@@ -93,9 +93,8 @@ async function isolate(input: IsolationInput): Promise<Isolation> {
 }
 
 /** Why this process cannot start agents under other uids, or undefined when it can. */
-async function whyUidsCannotSwitch(): Promise<string | undefined> {
+function whyUidsCannotSwitch(capabilities: bigint): string | undefined {
   if (process.platform !== 'linux') return `uid switching is implemented for Linux only (this is ${process.platform})`;
-  const capabilities = await effectiveCapabilities();
   const missing = Object.entries(REQUIRED_CAPABILITIES)
     .filter(([, bit]) => (capabilities & (1n << BigInt(bit))) === 0n)
     .map(([name]) => name);
@@ -126,17 +125,12 @@ async function layOutWorkspaceDir(workspaceDir: string): Promise<void> {
 }
 
 /** Switches to the agent's uid for real once: catches seccomp, LSMs or a private parent folder. */
-function probe(user: AgentUser, reachable: string): Promise<void> {
+async function probe(user: AgentUser, reachable: string): Promise<void> {
   const { command, args } = user.command('test', ['-x', reachable]);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', (error) => reject(new Error(`${SETPRIV} could not be run: ${error.message}`)));
-    child.once('close', (code) => {
-      if (code === 0) resolve();
-      else if (stderr.trim() !== '') reject(new Error(`switching to uid ${user.uid} failed: ${stderr.trim()}`));
-      else reject(new Error(`uid ${user.uid} cannot reach ${reachable}: a folder above WORKSPACE_DIR is not searchable by other users`));
-    });
+  const { code, stderr } = await runCommand(command, args).catch((error: Error) => {
+    throw new Error(`${SETPRIV} could not be run: ${error.message}`);
   });
+  if (code === 0) return;
+  if (stderr !== '') throw new Error(`switching to uid ${user.uid} failed: ${stderr}`);
+  throw new Error(`uid ${user.uid} cannot reach ${reachable}: a folder above WORKSPACE_DIR is not searchable by other users`);
 }

@@ -214,14 +214,22 @@ function buildEnv(input: ProviderRunInput, codexHome: string): Record<string, st
  */
 async function codexOptions(CodexSdk: typeof Codex, env: Record<string, string>, agentUser: AgentUser): Promise<CodexOptions> {
   if (!agentUser.isolated) return { env };
-  const located = (new CodexSdk({ env }) as unknown as { exec?: { executablePath?: unknown; pathDirs?: unknown } }).exec;
+  codexBinary ??= locateCodexBinary(CodexSdk);
+  return {
+    env: { ...env, PATH: [...codexBinary.pathDirs, env.PATH].join(':') },
+    codexPathOverride: await agentUser.launcher(codexBinary.executablePath),
+  };
+}
+
+/** Where the SDK finds its binary: looked up once, it does not move while the worker runs. */
+let codexBinary: { executablePath: string; pathDirs: string[] } | undefined;
+
+function locateCodexBinary(CodexSdk: typeof Codex): { executablePath: string; pathDirs: string[] } {
+  const located = (new CodexSdk() as unknown as { exec?: { executablePath?: unknown; pathDirs?: unknown } }).exec;
   if (typeof located?.executablePath !== 'string' || !Array.isArray(located.pathDirs)) {
     throw new Error('this @openai/codex-sdk no longer tells where its binary is, so Codex cannot be started as the agent user');
   }
-  return {
-    env: { ...env, PATH: [...(located.pathDirs as string[]), env.PATH].join(':') },
-    codexPathOverride: await agentUser.launcher(located.executablePath),
-  };
+  return { executablePath: located.executablePath, pathDirs: located.pathDirs as string[] };
 }
 
 /** Text blocks joined; base64 images written into the private home and passed by path. */

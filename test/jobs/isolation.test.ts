@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { processesOfUser } from '../../src/isolation/processes.js';
+import { isProcessAlive, processesOfUser } from '../../src/isolation/processes.js';
 import { startFakeAnthropic, type FakeReply, type ScriptContext } from '../fixtures/fake-anthropic.js';
 import { postExecute, request } from '../fixtures/sse.js';
 import { startWorker, startWorkerExpectingFailure } from '../fixtures/worker.js';
@@ -58,15 +58,11 @@ async function sleepers(): Promise<number[]> {
   const pids: number[] = [];
   for (const name of await fs.readdir('/proc')) {
     const cmdline = await fs.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline === 'sleep\u00003000\u0000' && !(await isZombie(Number(name)))) pids.push(Number(name));
+    if (cmdline === 'sleep\u00003000\u0000' && (await isProcessAlive(Number(name)))) pids.push(Number(name));
   }
   return pids;
 }
 
-async function isZombie(pid: number): Promise<boolean> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat === '' || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-}
 
 describe('job isolation (issue #8)', () => {
   it('an agent cannot read the worker\'s secrets, the store, or another running job', ROOT_ONLY, async () => {
@@ -210,7 +206,7 @@ describe('job isolation (issue #8)', () => {
       assert.equal(homes.length, 1, 'the job has a private home');
 
       process.kill(workerPid, 'SIGKILL');
-      await waitFor(async () => ((await isZombie(workerPid)) ? true : undefined));
+      await waitFor(async () => ((await isProcessAlive(workerPid)) ? undefined : true));
       assert.ok((await fs.readFile(`/proc/${workerPid}/stat`, 'utf8')).includes(') Z'), 'the killed worker is a zombie');
       assert.ok((processesOfUser(61900)).length > 0, "the dead worker's agent still runs");
 
