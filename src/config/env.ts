@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseAllowedUrlPrefix, type AllowedUrlPrefix } from '../git/repo-url.js';
+import { parseEncryptionKey } from '../queue/job-payload.js';
 
 /**
  * The worker's configuration: `process.env` is read here and nowhere else.
@@ -76,6 +77,16 @@ const envSchema = z
     LOCAL_CACHE_MAX_BYTES: integer(0).default(10 * 1024 ** 3),
     LOCAL_CACHE_MAX_AGE_MS: integer(0).default(24 * 3_600_000),
     WORKER_ID: optionalString,
+    ROLE: z.enum(['standalone', 'gateway', 'worker']).default('standalone'),
+    REDIS_URL: optionalString.refine(
+      (value) => value === undefined || /^rediss?:\/\/[^\s]+$/.test(value),
+      'must be a redis:// or rediss:// URL',
+    ),
+    JOB_ENCRYPTION_KEY: optionalString.refine(
+      (value) => value === undefined || parseEncryptionKey(value) !== undefined,
+      'must be 32 bytes as 64 hex characters or as base64 (e.g. `openssl rand -hex 32`)',
+    ),
+    QUEUE_MAX: integer(1).default(1000),
     AGENT_ISOLATION: z.enum(['auto', 'required', 'off']).default('auto'),
     AGENT_UID_RANGE: z
       .string()
@@ -93,12 +104,27 @@ const envSchema = z
     if (env.STORAGE === 's3' && !env.MINIO_ENDPOINT) {
       ctx.addIssue({ code: 'custom', path: ['MINIO_ENDPOINT'], message: 'is required when STORAGE=s3' });
     }
+    if (env.ROLE !== 'standalone') {
+      for (const name of ['REDIS_URL', 'JOB_ENCRYPTION_KEY'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: `is required when ROLE=${env.ROLE}` });
+      }
+    }
   });
 
 /** Every variable the worker reads, for the documentation check. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export interface Config {
+  /** Which composition root runs (src/roles): everything here, the public API over the queue, or a queue worker. */
+  role: 'standalone' | 'gateway' | 'worker';
+  /** The Redis-backed queue (gateway and worker roles). */
+  queue?: {
+    redisUrl: string;
+    /** JOB_ENCRYPTION_KEY, 32 bytes as hex (a Buffer cannot be frozen). */
+    encryptionKeyHex: string;
+    /** Waiting jobs beyond which the gateway answers 429 QUEUE_FULL. */
+    max: number;
+  };
   port: number;
   host: string;
   /**
@@ -178,6 +204,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   if (env.OPENAI_BASE_URL) agentEnv.OPENAI_BASE_URL = env.OPENAI_BASE_URL;
 
   const config: Config = {
+    role: env.ROLE,
+    queue:
+      env.ROLE !== 'standalone' && env.REDIS_URL && env.JOB_ENCRYPTION_KEY
+        ? {
+            redisUrl: env.REDIS_URL,
+            encryptionKeyHex: parseEncryptionKey(env.JOB_ENCRYPTION_KEY)!.toString('hex'),
+            max: env.QUEUE_MAX,
+          }
+        : undefined,
     port: env.PORT,
     host: env.HOST ?? (env.WORKER_API_TOKEN ? '0.0.0.0' : '127.0.0.1'),
     hostSource: env.HOST !== undefined ? 'HOST' : env.WORKER_API_TOKEN ? 'default-with-token' : 'default-without-token',
@@ -229,11 +264,22 @@ export function configSecrets(config: Config): string[] {
     config.defaults.authentication,
     config.defaults.githubToken,
     config.storage.kind === 's3' ? config.storage.secretKey : undefined,
+    config.queue?.encryptionKeyHex,
+    config.queue ? Buffer.from(config.queue.encryptionKeyHex, 'hex').toString('base64') : undefined,
+    config.queue ? redisPassword(config.queue.redisUrl) : undefined,
   ].filter((value): value is string => typeof value === 'string' && value.length > 0);
 }
 
+function redisPassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function isSecretName(name: string): boolean {
-  return /TOKEN|SECRET|AUTHENTICATION|KEY/.test(name);
+  return /TOKEN|SECRET|AUTHENTICATION|KEY|REDIS_URL/.test(name);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -16,8 +16,14 @@ export const HTTP_ERROR_CODES = {
     message: 'The request body must be application/json.',
   },
   WORKER_BUSY: { status: 429, error: 'worker_busy', message: 'The worker has no free job slot.' },
+  QUEUE_FULL: { status: 429, error: 'queue_full', message: 'The job queue is full.' },
   INTERNAL_ERROR: { status: 500, error: 'internal_error', message: 'The worker failed unexpectedly.' },
   SHUTTING_DOWN: { status: 503, error: 'shutting_down', message: 'The worker is shutting down.' },
+  QUEUE_UNAVAILABLE: {
+    status: 503,
+    error: 'queue_unavailable',
+    message: 'The job queue (Redis) cannot be reached; retry later.',
+  },
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;

@@ -90,6 +90,18 @@ export const EVENT_DEFINITIONS = [
       .describe('The pull request created or updated after a push, when asked for.'),
   ),
   defineEvent(
+    'queued',
+    z
+      .object({
+        /** 1 = the next job a worker takes. */
+        position: z.number().int().min(1),
+        /** Jobs ahead of this one. */
+        ahead: z.number().int().min(0).optional(),
+        estimatedWaitMs: z.number().int().min(0).optional(),
+      })
+      .describe('Gateway role: the job waits in the queue; sent again each time it moves forward.'),
+  ),
+  defineEvent(
     'completed',
     z
       .object({

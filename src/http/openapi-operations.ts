@@ -26,6 +26,8 @@ export interface ResponseSpec {
   json?: { name: string; schema: z.ZodType };
   /** An SSE stream of WorkerEvent frames. */
   stream?: true;
+  /** A text body of this media type. */
+  text?: string;
   retryAfter?: true;
 }
 
@@ -154,6 +156,13 @@ export const OPERATIONS: Record<string, OperationSpec> = {
     operationId: 'shutdown',
     summary: "The original worker's shutdown route: with EXIT_AFTER_JOB the worker exits once no job runs.",
     responses: { 200: { description: 'What the worker will do.', ...json('ShutdownAnswer', shutdownAnswerSchema) } },
+    errors: [],
+  },
+  'GET /metrics': {
+    operationId: 'getMetrics',
+    summary: "The worker's metrics for Prometheus: jobs, job durations, errors, events relayed, and Node's own.",
+    description: 'API.md lists every metric with its type, its labels and the roles that report it.',
+    responses: { 200: { description: 'The metrics in Prometheus text format 0.0.4.', text: 'text/plain; version=0.0.4' } },
     errors: [],
   },
   'GET /openapi.json': {

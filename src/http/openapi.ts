@@ -164,6 +164,7 @@ function successResponse(response: ResponseSpec): JsonSchema {
   const headers: Record<string, unknown> = { 'X-Container-ID': { $ref: '#/components/headers/ContainerId' } };
   if (response.stream) headers['X-Session-ID'] = { $ref: '#/components/headers/SessionId' };
   if (response.retryAfter) headers['Retry-After'] = { $ref: '#/components/headers/RetryAfter' };
+  if (response.text) return { description: response.description, headers, content: { [response.text]: { schema: { type: 'string' } } } };
   const schema = response.stream
     ? { $ref: '#/components/schemas/WorkerEvent' }
     : response.json

@@ -13,6 +13,11 @@ const workerState = {
   maxConcurrentJobs: z.number().int(),
   /** False once the worker is shutting down. */
   accepting: z.boolean(),
+  role: z.enum(['standalone', 'gateway', 'worker']),
+  /** Gateway role: the shared queue — jobs waiting and running, QUEUE_MAX, workers connected to it. */
+  queue: z
+    .object({ waiting: z.number().int(), active: z.number().int(), max: z.number().int(), workers: z.number().int() })
+    .optional(),
   storage: z.enum(['fs', 's3']),
   isolation: isolationStatusSchema,
   containerId: z.string(),
@@ -52,11 +57,18 @@ export const sessionListSchema = z.object({
 
 export const sessionDetailsSchema = z.union([
   sessionMetadataSchema.extend({
-    /** True while a job of the session runs on this worker. */
+    /** True while a job of the session is queued or runs (here, or on the queue's workers). */
     running: z.boolean(),
+    /** Gateway role: the job waits in the queue. */
+    queued: z.boolean().optional(),
   }),
-  /** A new session whose job has not stored it yet. */
-  z.object({ sessionId: z.string(), provider: z.string(), status: z.literal('running'), running: z.literal(true) }),
+  /** A new session whose job has not stored it yet: waiting in the queue (gateway role) or starting. */
+  z.object({
+    sessionId: z.string(),
+    provider: z.string(),
+    status: z.enum(['queued', 'running']),
+    running: z.literal(true),
+  }),
 ]);
 
 export const sessionDeletedSchema = z.object({ sessionId: z.string(), deleted: z.literal(true) });

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { WorkerError } from '../errors/worker-error.js';
 import type { IsolationStatus } from '../isolation/types.js';
-import type { JobManager } from '../jobs/job-manager.js';
+import type { JobControl } from '../jobs/job-control.js';
+import type { WorkerMetrics } from '../metrics/metrics.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { invalidSessionIdParam, SESSION_ID_MAX_LENGTH } from '../sessions/session-id.js';
 import type { SessionStore } from '../storage/types.js';
@@ -18,6 +19,7 @@ import { CONTAINER_ID } from './container-id.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { registerExecuteRoute } from './routes/execute.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerMetricsRoute } from './routes/metrics.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerShutdownRoute, type ShutdownAnswer } from './routes/shutdown.js';
@@ -25,11 +27,14 @@ import { registerShutdownRoute, type ShutdownAnswer } from './routes/shutdown.js
 export interface ServerDeps {
   config: Readonly<Config>;
   logger: Logger;
-  jobs: JobManager;
+  /** Where jobs run: here (standalone) or on the queue's workers (gateway). */
+  jobs: JobControl;
   store: SessionStore;
   providers: ProviderRegistry;
   /** The isolation in force, for /health. */
   isolation: IsolationStatus;
+  /** GET /metrics, and what the server counts: error answers, events sent to SSE clients. */
+  metrics: WorkerMetrics;
   /** POST /shutdown: the process owner decides whether the worker exits (and makes it so), and says what happens. */
   requestShutdown: () => ShutdownAnswer;
 }
@@ -66,6 +71,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     },
   });
 
+  /** Answers any failure before a stream with the contract's error body. */
+  function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const workerError = toWorkerError(error);
+    if (workerError.code === 'INTERNAL_ERROR') request.log.error({ err: error }, 'request failed');
+    if (workerError.retryAfter !== undefined) reply.header('Retry-After', String(workerError.retryAfter));
+    deps.metrics.errorAnswered(workerError.code);
+    return reply.status(workerError.status).send(workerError.toBody());
+  }
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Container-ID', CONTAINER_ID);
     authorize(request);
@@ -76,24 +90,20 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.setNotFoundHandler((request, reply) => {
     const error = new WorkerError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`);
+    deps.metrics.errorAnswered(error.code);
     return reply.status(error.status).send(error.toBody());
   });
 
   // First: it documents the routes registered after it.
   registerOpenApiRoute(app, deps);
   registerHealthRoutes(app, deps);
+  registerMetricsRoute(app, deps);
+  // A queue worker takes its jobs from the queue: the public API is the gateway's.
+  if (deps.config.role === 'worker') return app;
   registerExecuteRoute(app, deps);
   registerSessionRoutes(app, deps);
   registerShutdownRoute(app, deps);
   return app;
-}
-
-/** Answers any failure before a stream with the contract's error body. */
-function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const workerError = toWorkerError(error);
-  if (workerError.code === 'INTERNAL_ERROR') request.log.error({ err: error }, 'request failed');
-  if (workerError.retryAfter !== undefined) reply.header('Retry-After', String(workerError.retryAfter));
-  return reply.status(workerError.status).send(workerError.toBody());
 }
 
 /** Maps Fastify's own errors (routing, body reading, limits) and unknown errors onto the contract's codes. */

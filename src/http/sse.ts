@@ -20,7 +20,12 @@ export interface SseStream {
  */
 export function openSseStream(
   response: ServerResponse,
-  options: { keepAliveMs: number; headers: Record<string, string> },
+  options: {
+    keepAliveMs: number;
+    headers: Record<string, string>;
+    /** Called for each event written to the client (GET /metrics counts them). */
+    onEventSent?: () => void;
+  },
 ): SseStream {
   response.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
@@ -45,19 +50,21 @@ export function openSseStream(
   };
   response.on('close', finish);
 
-  function write(chunk: string): void {
-    if (closed || response.writableEnded) return;
+  /** Writes unless the stream has ended; false if it had. */
+  function write(chunk: string): boolean {
+    if (closed || response.writableEnded) return false;
     response.write(chunk);
     if (response.writableLength > MAX_BUFFERED_BYTES) {
       // Never let a slow reader hold the job's memory: drop it; it can re-attach with Last-Event-ID.
       response.destroy();
       finish();
     }
+    return true;
   }
 
   return {
     send(event) {
-      write(`id: ${event.id}\ndata: ${JSON.stringify(event.event)}\n\n`);
+      if (write(`id: ${event.id}\ndata: ${JSON.stringify(event.event)}\n\n`)) options.onEventSent?.();
     },
     close() {
       if (!response.writableEnded) response.end();

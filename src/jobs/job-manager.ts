@@ -17,6 +17,17 @@ import { JobSlots } from './slots.js';
 /** How long a client that got 429 should wait before trying again, in seconds. */
 const RETRY_AFTER_SECONDS = 5;
 
+/** How a queue worker hands a job over (queue/queue-worker.ts); the standalone role passes none. */
+export interface StartOptions {
+  /** The session id the gateway chose for a new session. */
+  sessionId?: string;
+  /**
+   * The events the gateway already put out for this job (its `connected`, its
+   * `queued` updates): the job's log goes on from them instead of announcing itself again.
+   */
+  announced?: readonly NumberedEvent[];
+}
+
 interface Admitted {
   previous?: SessionMetadata;
   history: NumberedEvent[];
@@ -74,8 +85,8 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
    * resume), 409 (session running here or on another worker), 429 (no slot)
    * and 503 (stopping).
    */
-  async start(request: ExecuteRequest): Promise<Job> {
-    const sessionId = request.resumeSessionId ?? request.websiteSessionId ?? newSessionId();
+  async start(request: ExecuteRequest, options: StartOptions = {}): Promise<Job> {
+    const sessionId = request.resumeSessionId ?? request.websiteSessionId ?? options.sessionId ?? newSessionId();
     // A job whose final event is out only has its log and lock left to let go of: a client
     // that resumes the moment it reads `completed` waits for that instead of getting a 409.
     const finishing = this.running.get(sessionId);
@@ -100,7 +111,12 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
     } finally {
       this.starting.delete(sessionId);
     }
-    return this.launch(sessionId, request, admitted, slot);
+    return this.launch(sessionId, request, admitted, slot, options.announced ?? []);
+  }
+
+  /** Settles once the session's job here has ended and let go of its slot; at once when it has none. */
+  async whenDone(sessionId: string): Promise<void> {
+    await this.running.get(sessionId)?.done;
   }
 
   /** Aborts a running job; false when the session is not running here. */
@@ -172,20 +188,27 @@ export class JobManager extends EventEmitter<{ finished: [Job]; idle: [] }> {
     request: ExecuteRequest,
     admitted: Admitted,
     slot: { agentUser: AgentUser; release: () => void },
+    announced: readonly NumberedEvent[],
   ): Job {
     const { previous, history, lease } = admitted;
-    const lastId = Math.max(previous?.lastEventId ?? 0, history.at(-1)?.id ?? 0);
-    const log = new SessionEventLog(this.deps.redactor, history, lastId);
+    const storedLastId = Math.max(previous?.lastEventId ?? 0, history.at(-1)?.id ?? 0);
+    const fresh = announced.filter((event) => event.id > storedLastId);
+    const log = new SessionEventLog(this.deps.redactor, [...history, ...fresh], Math.max(storedLastId, fresh.at(-1)?.id ?? 0));
     const job = new Job(sessionId, request, log, slot.agentUser, previous, lease);
-    // We hold the lock, so whoever ran the last job died before it finished.
-    if (previous?.status === 'running') log.append(workerLostEvent());
-    job.firstEventId = log.append({
-      type: 'connected',
-      sessionId,
-      resuming: previous !== undefined,
-      ...(previous ? { resumedFrom: previous.sessionId } : {}),
-      provider: request.provider.name,
-    }).id;
+    if (fresh.length > 0) {
+      // The gateway announced the job; whoever ran the session last was settled by it (queue/lost-job.ts).
+      job.firstEventId = fresh[0]!.id;
+    } else {
+      // We hold the lock, so whoever ran the last job died before it finished.
+      if (previous?.status === 'running') log.append(workerLostEvent());
+      job.firstEventId = log.append({
+        type: 'connected',
+        sessionId,
+        resuming: previous !== undefined,
+        ...(previous ? { resumedFrom: previous.sessionId } : {}),
+        provider: request.provider.name,
+      }).id;
+    }
     const done = runJob(job, this.deps)
       .catch((error: unknown) => this.deps.logger.error({ err: error, sessionId }, 'job runner crashed'))
       .finally(() => {

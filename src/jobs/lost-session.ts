@@ -4,7 +4,7 @@ import { localSessionPaths } from './local-session.js';
 import { readPendingSave } from './pending-save.js';
 import { flushPendingSave } from './session-saver.js';
 
-const WORKER_LOST_MESSAGE =
+export const WORKER_LOST_MESSAGE =
   "The session's last job was interrupted: its worker stopped before the job finished. " +
   'Resuming the session continues from its last checkpoint.';
 

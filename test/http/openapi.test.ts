@@ -136,6 +136,7 @@ describe('GET /openapi.json', () => {
       '/sessions/{id}/stream': ['get'],
       '/sessions/{id}/abort': ['post'],
       '/openapi.json': ['get'],
+      '/metrics': ['get'],
     };
     for (const [path, methods] of Object.entries(expected)) {
       for (const method of methods) assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);

@@ -37,6 +37,34 @@ describe('loadConfig', () => {
     }
   });
 
+  it('ROLE=gateway and ROLE=worker need REDIS_URL and a 32-byte JOB_ENCRYPTION_KEY; standalone needs neither (issue #10)', () => {
+    assert.equal(loadConfig({}).role, 'standalone');
+    assert.equal(loadConfig({}).queue, undefined);
+    for (const role of ['gateway', 'worker']) {
+      assert.throws(
+        () => loadConfig({ ROLE: role }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.problems.some((problem) => problem.startsWith('REDIS_URL') && problem.includes(`ROLE=${role}`)) &&
+          error.problems.some((problem) => problem.startsWith('JOB_ENCRYPTION_KEY')),
+      );
+    }
+    const shortKey = 'ab'.repeat(16);
+    assert.throws(
+      () => loadConfig({ ROLE: 'worker', REDIS_URL: 'http://redis:6379', JOB_ENCRYPTION_KEY: shortKey }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.some((problem) => problem.startsWith('REDIS_URL: must be a redis://')) &&
+        error.problems.some((problem) => problem.startsWith('JOB_ENCRYPTION_KEY: must be 32 bytes')) &&
+        !error.message.includes(shortKey),
+    );
+    const hex = 'cd'.repeat(32);
+    const base64 = Buffer.from(hex, 'hex').toString('base64');
+    const config = loadConfig({ ROLE: 'gateway', REDIS_URL: 'rediss://:pw@redis:6380/2', JOB_ENCRYPTION_KEY: base64, QUEUE_MAX: '50' });
+    assert.deepEqual(config.queue, { redisUrl: 'rediss://:pw@redis:6380/2', encryptionKeyHex: hex, max: 50 });
+    assert.equal(loadConfig({ ROLE: 'gateway', REDIS_URL: 'redis://r:6379', JOB_ENCRYPTION_KEY: hex }).queue?.max, 1000);
+  });
+
   it('never echoes a secret value in its problems', () => {
     assert.throws(
       () => loadConfig({ STORAGE: 's3', MINIO_SECRET_KEY: 'super-secret-value' }),

@@ -9,17 +9,18 @@ import { openSseStream } from '../sse.js';
  * then streams the job's events. A client that disconnects leaves the job
  * running; it can re-attach through GET /sessions/:id/stream.
  */
-export function registerExecuteRoute(app: FastifyInstance, { config, jobs, providers }: ServerDeps): void {
+export function registerExecuteRoute(app: FastifyInstance, { config, jobs, providers, metrics }: ServerDeps): void {
   app.post('/execute', async (request, reply) => {
     const executeRequest = parseExecuteRequest(request.body, config, providers);
-    const job = await jobs.start(executeRequest);
+    const job = await jobs.start(executeRequest, request.body);
 
     reply.hijack();
     const stream = openSseStream(reply.raw, {
       keepAliveMs: config.keepAliveMs,
+      onEventSent: () => metrics.eventsRelayed(),
       headers: { 'X-Container-ID': CONTAINER_ID, 'X-Session-ID': job.sessionId },
     });
-    const unsubscribe = job.log.subscribe(job.firstEventId - 1, (event) => stream.send(event), () => stream.close());
+    const unsubscribe = job.feed.subscribe(job.firstEventId - 1, (event) => stream.send(event), () => stream.close());
     stream.onClose(unsubscribe);
   });
 }

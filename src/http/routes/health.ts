@@ -3,22 +3,24 @@ import { CONTAINER_ID } from '../container-id.js';
 import type { BusyStatus, Health, IdleStatus } from '../responses.js';
 import type { ServerDeps } from '../server.js';
 
-export function registerHealthRoutes(app: FastifyInstance, { jobs, store, isolation }: ServerDeps): void {
-  const snapshot = () => ({
-    workerStatus: jobs.isBusy ? ('busy' as const) : ('idle' as const),
-    runningJobs: jobs.runningCount,
-    maxConcurrentJobs: jobs.capacity,
-    accepting: jobs.isAccepting,
-    storage: store.kind,
-    isolation,
-    containerId: CONTAINER_ID,
-    timestamp: new Date().toISOString(),
-  });
+export function registerHealthRoutes(app: FastifyInstance, { config, jobs, store, isolation }: ServerDeps): void {
+  const snapshot = async () => {
+    const { busy, ...state } = await jobs.snapshot();
+    return {
+      workerStatus: busy ? ('busy' as const) : ('idle' as const),
+      ...state,
+      role: config.role,
+      storage: store.kind,
+      isolation,
+      containerId: CONTAINER_ID,
+      timestamp: new Date().toISOString(),
+    };
+  };
 
-  app.get('/health', async (): Promise<Health> => ({ status: 'ok', ...snapshot() }));
+  app.get('/health', async (): Promise<Health> => ({ status: 'ok', ...(await snapshot()) }));
 
   app.get('/status', async (_request, reply): Promise<IdleStatus | BusyStatus> => {
-    const state = snapshot();
+    const state = await snapshot();
     if (state.workerStatus === 'busy') {
       reply.status(429).header('Retry-After', '5');
       return { status: 'busy', ...state, retryAfter: 5 };

@@ -12,10 +12,10 @@ import { openSseStream, parseLastEventId, type SseStream } from '../sse.js';
 
 type SessionParams = { Params: { id: string } };
 
-export function registerSessionRoutes(app: FastifyInstance, { config, jobs, store, logger }: ServerDeps): void {
+export function registerSessionRoutes(app: FastifyInstance, { config, jobs, store, logger, metrics }: ServerDeps): void {
   /** The session as it stands: a `running` one whose worker is gone is settled as `interrupted` first. */
   const current = async (metadata: SessionMetadata): Promise<SessionMetadata> => {
-    if (metadata.status !== 'running' || jobs.get(metadata.sessionId)) return metadata;
+    if (metadata.status !== 'running' || (await jobs.find(metadata.sessionId))) return metadata;
     const deps = { store, workspaceDir: config.workspaceDir, workerId: config.workerId, leaseTtlMs: config.leaseTtlMs };
     return settleLostSession(deps, metadata).catch((error: unknown) => {
       logger.warn({ sessionId: metadata.sessionId, err: error }, 'could not check whether a running session lost its worker');
@@ -36,28 +36,31 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
 
   app.get<SessionParams>('/sessions/:id', async (request): Promise<SessionDetails> => {
     const id = sessionIdParam(request.params.id);
-    const job = jobs.get(id);
+    const job = await jobs.find(id);
     const metadata = await store.readMetadata(id);
-    if (metadata) return { ...(await current(metadata)), running: job !== undefined };
+    if (metadata) {
+      return { ...(await current(metadata)), running: job !== undefined, ...(job ? { queued: job.state === 'queued' } : {}) };
+    }
     // A brand-new session is only stored once its job has prepared its workspace.
-    if (job) return { sessionId: id, provider: job.request.provider.name, status: 'running', running: true };
+    if (job) return { sessionId: id, provider: job.provider, status: job.state, running: true };
     throw notFound(id);
   });
 
   app.get<SessionParams>('/sessions/:id/stream', async (request, reply) => {
     const id = sessionIdParam(request.params.id);
     const afterId = parseLastEventId(request.headers['last-event-id']);
-    const job = jobs.get(id);
+    const job = await jobs.find(id);
     const stored = job ? undefined : await store.readMetadata(id);
     if (!job && !stored) throw notFound(id);
 
     reply.hijack();
     const stream = openSseStream(reply.raw, {
       keepAliveMs: config.keepAliveMs,
+      onEventSent: () => metrics.eventsRelayed(),
       headers: { 'X-Container-ID': CONTAINER_ID, 'X-Session-ID': id },
     });
     if (job) {
-      const unsubscribe = job.log.subscribe(afterId, (event) => stream.send(event), () => stream.close());
+      const unsubscribe = job.feed.subscribe(afterId, (event) => stream.send(event), () => stream.close());
       stream.onClose(unsubscribe);
       return;
     }
@@ -70,7 +73,7 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
 
   app.delete<SessionParams>('/sessions/:id', async (request): Promise<SessionDeleted> => {
     const id = sessionIdParam(request.params.id);
-    if (jobs.get(id)) throw new WorkerError('SESSION_BUSY', `Session ${id} is running; abort it first.`);
+    if (await jobs.find(id)) throw new WorkerError('SESSION_BUSY', `Session ${id} is running; abort it first.`);
     if (!(await store.readMetadata(id))) throw notFound(id);
     // The session's lock keeps a job on another worker from losing its session under it.
     // Deleting removes the lock object too, so it is not released afterwards.
@@ -82,9 +85,9 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
     return { sessionId: id, deleted: true };
   });
 
-  const abort = (id: string): SessionAborted => {
-    if (!jobs.abort(id, 'aborted by request')) {
-      throw new WorkerError('SESSION_NOT_FOUND', `Session ${id} is not running on this worker.`);
+  const abort = async (id: string): Promise<SessionAborted> => {
+    if (!(await jobs.abort(id))) {
+      throw new WorkerError('SESSION_NOT_FOUND', `Session ${id} has no ${config.role === 'gateway' ? 'queued or running job' : 'job running on this worker'}.`);
     }
     return { sessionId: id, aborted: true };
   };

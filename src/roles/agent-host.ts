@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setUpIsolation } from '../isolation/setup.js';
+import type { IsolationStatus } from '../isolation/types.js';
+import { protectWorkerFiles } from '../isolation/worker-files.js';
+import { JobManager } from '../jobs/job-manager.js';
+import { LocalSessionCache } from '../jobs/local-cache.js';
+import { removeStaleHomes } from '../jobs/local-session.js';
+import { resavePendingSessions } from '../jobs/session-saver.js';
+import type { RoleContext } from './context.js';
+
+/** The part of a process that runs agents: the standalone and worker roles share it. */
+export interface AgentHost {
+  jobs: JobManager;
+  isolation: IsolationStatus;
+  /** Work that waits until the process serves: flushing pending saves, the local cache's sweeps. */
+  startBackgroundWork(): void;
+}
+
+/** Sets up isolation, the workspace folder and the job manager, and cleans up after an earlier run. */
+export async function setUpAgentHost({ config, store, redactor, logger }: RoleContext): Promise<AgentHost> {
+  fs.mkdirSync(config.workspaceDir, { recursive: true, mode: 0o700 });
+  const isolation = await setUpIsolation({
+    setting: config.agentIsolation,
+    uidRange: config.agentUidRange,
+    slots: config.maxConcurrentJobs,
+    workspaceDir: config.workspaceDir,
+    logger,
+  });
+  if (isolation.status.mode === 'uid') await protectWorkerFiles(config.workspaceDir, path.resolve('.env'), logger);
+  const staleHomes = await removeStaleHomes(config.workspaceDir);
+  if (staleHomes > 0) logger.warn({ staleHomes }, 'removed private homes left by an earlier run');
+
+  const jobs = new JobManager({ config, store, redactor, logger }, isolation.users);
+  const cache = new LocalSessionCache({
+    workspaceDir: config.workspaceDir,
+    limits: config.localCache,
+    store,
+    workerId: config.workerId,
+    leaseTtlMs: config.leaseTtlMs,
+    logger,
+    isActive: (sessionId) => jobs.isActive(sessionId),
+  });
+  jobs.on('finished', (job) => void cache.afterJob(job.sessionId));
+  return {
+    jobs,
+    isolation: isolation.status,
+    startBackgroundWork() {
+      void resavePendingSessions(config.workspaceDir, store, config.workerId, config.leaseTtlMs, logger).catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not look for pending sessions'),
+      );
+      void cache.start();
+    },
+  };
+}
