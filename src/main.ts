@@ -1,11 +1,15 @@
 import fs from 'node:fs';
+import type { Logger } from 'pino';
 import { configSecrets, ConfigError, loadConfig } from './config/env.js';
 import { IsolationUnavailableError } from './isolation/setup.js';
+import { Readiness } from './lifecycle/readiness.js';
+import { retryUntilDone } from './lifecycle/retry.js';
 import { createLogger } from './logging/logger.js';
 import type { RoleContext } from './roles/context.js';
 import { runStandalone } from './roles/standalone.js';
 import { Redactor } from './secrets/redactor.js';
 import { createSessionStore } from './storage/factory.js';
+import type { SessionStore } from './storage/types.js';
 
 /**
  * Reads the configuration, makes what every role needs (logging with the
@@ -20,8 +24,9 @@ async function main(): Promise<void> {
   redactor.add(configSecrets(config));
   const logger = createLogger(config.logLevel, redactor);
   const store = await createSessionStore(config.storage);
-  await store.init();
-  const context: RoleContext = { config, redactor, logger, store };
+  const readiness = new Readiness();
+  const { ready: storeReady } = await reachStore(store, readiness, logger);
+  const context: RoleContext = { config, redactor, logger, store, readiness, storeReady };
 
   switch (config.role) {
     case 'standalone':
@@ -31,6 +36,28 @@ async function main(): Promise<void> {
     case 'worker':
       return (await import('./roles/worker.js')).runWorker(context);
   }
+}
+
+/**
+ * Prepares the store (folders, bucket). A store that answers at once makes the
+ * worker ready as it starts listening; one that does not is retried with backoff
+ * in the background, the worker not ready meanwhile — a worker started before its
+ * MinIO waits instead of exiting and crash-looping (issue #11). Resolves once the
+ * first attempt is over; `ready` once the store answered.
+ */
+async function reachStore(store: SessionStore, readiness: Readiness, logger: Logger): Promise<{ ready: Promise<void> }> {
+  const unblock = readiness.block('the session store cannot be reached yet');
+  const onRetry = (error: unknown, delayMs: number) =>
+    logger.warn({ err: error, retryInMs: delayMs, storage: store.kind }, 'session store unreachable; retrying');
+  const answered = await store.init().then(
+    () => true,
+    (error: unknown) => {
+      onRetry(error, 0);
+      return false;
+    },
+  );
+  const ready = answered ? Promise.resolve() : retryUntilDone(() => store.init(), { onRetry });
+  return { ready: ready.then(unblock) };
 }
 
 main().catch((error: unknown) => {

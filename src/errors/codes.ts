@@ -19,6 +19,11 @@ export const HTTP_ERROR_CODES = {
   QUEUE_FULL: { status: 429, error: 'queue_full', message: 'The job queue is full.' },
   INTERNAL_ERROR: { status: 500, error: 'internal_error', message: 'The worker failed unexpectedly.' },
   SHUTTING_DOWN: { status: 503, error: 'shutting_down', message: 'The worker is shutting down.' },
+  NOT_READY: {
+    status: 503,
+    error: 'not_ready',
+    message: 'The worker is not ready: its session store cannot be reached yet, or it is saving a session before it exits.',
+  },
   QUEUE_UNAVAILABLE: {
     status: 503,
     error: 'queue_unavailable',

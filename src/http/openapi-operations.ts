@@ -5,6 +5,7 @@ import { executeBodySchema } from './execute-request.js';
 import {
   busyStatusSchema,
   healthSchema,
+  readySchema,
   idleStatusSchema,
   sessionAbortedSchema,
   sessionDeletedSchema,
@@ -71,6 +72,16 @@ export const OPERATIONS: Record<string, OperationSpec> = {
     responses: { 200: { description: 'The worker is up.', ...json('Health', healthSchema) } },
     errors: [],
   },
+  'GET /ready': {
+    operationId: 'getReady',
+    summary: 'Whether the worker takes new jobs (a readiness probe); never needs a token.',
+    public: true,
+    responses: {
+      200: { description: 'Ready.', ...json('Ready', readySchema) },
+      503: { description: 'Not ready, and why: the store cannot be reached yet, or a session waits to be saved before exit.', ...json('Ready', readySchema) },
+    },
+    errors: [],
+  },
   'GET /status': {
     operationId: 'getStatus',
     summary: 'Whether the worker has a free job slot.',
@@ -95,7 +106,10 @@ export const OPERATIONS: Record<string, OperationSpec> = {
       'PAYLOAD_TOO_LARGE',
       'UNSUPPORTED_MEDIA_TYPE',
       'WORKER_BUSY',
+      'QUEUE_FULL',
       'SHUTTING_DOWN',
+      'NOT_READY',
+      'QUEUE_UNAVAILABLE',
     ],
   },
   'GET /sessions': {

@@ -24,7 +24,13 @@ const workerState = {
   timestamp: z.string(),
 };
 
-export const healthSchema = z.object({ status: z.literal('ok'), ...workerState });
+export const healthSchema = z.object({
+  status: z.literal('ok'),
+  ...workerState,
+  /** Whether new jobs are taken (GET /ready); false while the store cannot be reached or a session waits to be saved. */
+  ready: z.boolean(),
+});
+export const readySchema = z.object({ ready: z.boolean(), reason: z.string().optional() });
 export const idleStatusSchema = z.object({ status: z.literal('idle'), ...workerState });
 export const busyStatusSchema = z.object({
   status: z.literal('busy'),
@@ -81,6 +87,7 @@ export const shutdownAnswerSchema = z.object({
 });
 
 export type Health = z.infer<typeof healthSchema>;
+export type Ready = z.infer<typeof readySchema>;
 export type IdleStatus = z.infer<typeof idleStatusSchema>;
 export type BusyStatus = z.infer<typeof busyStatusSchema>;
 export type SessionList = z.infer<typeof sessionListSchema>;

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { WorkerError } from '../errors/worker-error.js';
 import type { IsolationStatus } from '../isolation/types.js';
+import type { Readiness } from '../lifecycle/readiness.js';
 import type { JobControl } from '../jobs/job-control.js';
 import type { WorkerMetrics } from '../metrics/metrics.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -24,6 +25,9 @@ import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerShutdownRoute, type ShutdownAnswer } from './routes/shutdown.js';
 
+/** Probes, which orchestrators call without a token. */
+const PUBLIC_ROUTES = new Set(['/health', '/ready']);
+
 export interface ServerDeps {
   config: Readonly<Config>;
   logger: Logger;
@@ -31,6 +35,8 @@ export interface ServerDeps {
   jobs: JobControl;
   store: SessionStore;
   providers: ProviderRegistry;
+  /** Whether new jobs are taken (GET /ready; POST /execute answers 503 NOT_READY while not). */
+  readiness: Readiness;
   /** The isolation in force, for /health. */
   isolation: IsolationStatus;
   /** GET /metrics, and what the server counts: error answers, events sent to SSE clients. */
@@ -42,7 +48,7 @@ export interface ServerDeps {
 /** Builds the HTTP API: routes, auth, and one error shape for every failure before a stream. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const authorize = (request: FastifyRequest): void => {
-    if (deps.config.apiToken && request.routeOptions.url !== '/health') {
+    if (deps.config.apiToken && !PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) {
       assertBearerToken(request.headers.authorization, deps.config.apiToken);
     }
   };

@@ -130,8 +130,10 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
- * At start-up: saves every session that an earlier run of this worker could
- * not save, each under its lock. What fails stays pending for the next try.
+ * At start-up (and before an EXIT_AFTER_JOB exit): saves every session that
+ * this worker could not save, each under its lock. What fails stays pending
+ * for the next try. Returns how many are still unsaved; one the store holds a
+ * newer version of is not counted (it must not overwrite that one, and stays here).
  */
 export async function resavePendingSessions(
   workspaceDir: string,
@@ -139,18 +141,24 @@ export async function resavePendingSessions(
   owner: string,
   leaseTtlMs: number,
   logger: Logger,
-): Promise<void> {
+): Promise<number> {
+  let unsaved = 0;
   for (const sessionId of await listPendingSaves(workspaceDir)) {
     const paths = localSessionPaths(workspaceDir, sessionId);
     const lease = await store.acquireLease(sessionId, owner, leaseTtlMs).catch(() => undefined);
-    if (!lease) continue;
+    if (!lease) {
+      unsaved += 1;
+      continue;
+    }
     try {
       const saved = await flushPendingSave(paths, store, await readPendingSave(paths));
       logger.info({ sessionId, saved }, saved ? 'pending session saved' : 'pending session is older than the stored one; kept locally');
     } catch (error) {
+      unsaved += 1;
       logger.warn({ sessionId, err: error }, 'pending session still cannot be saved');
     } finally {
       await lease.release().catch(() => {});
     }
   }
+  return unsaved;
 }

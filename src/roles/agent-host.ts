@@ -7,18 +7,25 @@ import { JobManager } from '../jobs/job-manager.js';
 import { LocalSessionCache } from '../jobs/local-cache.js';
 import { removeStaleHomes } from '../jobs/local-session.js';
 import { resavePendingSessions } from '../jobs/session-saver.js';
+import { retryUntilDone } from '../lifecycle/retry.js';
 import type { RoleContext } from './context.js';
 
 /** The part of a process that runs agents: the standalone and worker roles share it. */
 export interface AgentHost {
   jobs: JobManager;
   isolation: IsolationStatus;
-  /** Work that waits until the process serves: flushing pending saves, the local cache's sweeps. */
+  /** Work that waits until the process serves and the store answers: flushing pending saves, the local cache's sweeps. */
   startBackgroundWork(): void;
+  /**
+   * Before an EXIT_AFTER_JOB exit: saves every session whose save failed,
+   * retrying with backoff for as long as it takes, not ready meanwhile. The
+   * next container has a fresh workspace, so leaving now would lose them (issue #11).
+   */
+  saveEverySessionBeforeExit(): Promise<void>;
 }
 
 /** Sets up isolation, the workspace folder and the job manager, and cleans up after an earlier run. */
-export async function setUpAgentHost({ config, store, redactor, logger }: RoleContext): Promise<AgentHost> {
+export async function setUpAgentHost({ config, store, redactor, logger, readiness, storeReady }: RoleContext): Promise<AgentHost> {
   fs.mkdirSync(config.workspaceDir, { recursive: true, mode: 0o700 });
   const isolation = await setUpIsolation({
     setting: config.agentIsolation,
@@ -42,14 +49,27 @@ export async function setUpAgentHost({ config, store, redactor, logger }: RoleCo
     isActive: (sessionId) => jobs.isActive(sessionId),
   });
   jobs.on('finished', (job) => void cache.afterJob(job.sessionId));
+  const resavePending = () => resavePendingSessions(config.workspaceDir, store, config.workerId, config.leaseTtlMs, logger);
   return {
     jobs,
     isolation: isolation.status,
     startBackgroundWork() {
-      void resavePendingSessions(config.workspaceDir, store, config.workerId, config.leaseTtlMs, logger).catch((error: unknown) =>
-        logger.warn({ err: error }, 'could not look for pending sessions'),
+      void storeReady.then(() => {
+        void resavePending().catch((error: unknown) => logger.warn({ err: error }, 'could not look for pending sessions'));
+        void cache.start();
+      });
+    },
+    async saveEverySessionBeforeExit() {
+      const unblock = readiness.block('a session waits to be saved to the store before the worker exits');
+      await storeReady;
+      await retryUntilDone(
+        async () => {
+          const unsaved = await resavePending();
+          if (unsaved > 0) throw new Error(`${unsaved} session(s) not saved yet`);
+        },
+        { onRetry: (error, delayMs) => logger.warn({ err: error, retryInMs: delayMs }, 'not exiting: a session is not saved yet') },
       );
-      void cache.start();
+      unblock();
     },
   };
 }

@@ -38,6 +38,7 @@ export async function runGateway(context: RoleContext): Promise<void> {
     providers: new ProviderRegistry(),
     isolation: { mode: 'none', reason: 'the gateway runs no agents' },
     metrics,
+    readiness: context.readiness,
     requestShutdown: (): ShutdownAnswer => ({ exiting: false, message: 'Nothing happens: a gateway runs no jobs of its own.' }),
   });
 

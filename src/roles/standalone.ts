@@ -23,11 +23,13 @@ export async function runStandalone(context: RoleContext): Promise<void> {
     providers: new ProviderRegistry(),
     isolation: host.isolation,
     metrics,
+    readiness: context.readiness,
     requestShutdown: () => answerShutdownRequest(),
   });
 
-  const stop = stopOnSignals(context, async () => {
+  const stop = stopOnSignals(context, async (reason) => {
     await jobs.shutdown(config.shutdownGraceMs);
+    if (reason === 'EXIT_AFTER_JOB') await host.saveEverySessionBeforeExit();
     await app.close();
   });
 

@@ -43,20 +43,24 @@ export async function runWorker(context: RoleContext): Promise<void> {
     providers,
     isolation: host.isolation,
     metrics,
+    readiness: context.readiness,
     requestShutdown: () => ({ exiting: false, message: 'Nothing happens: a queue worker stops on SIGTERM, or after a job with EXIT_AFTER_JOB.' }),
   });
 
-  const stop = stopOnSignals(context, async () => {
+  const stop = stopOnSignals(context, async (reason) => {
     // No new job from here; the running ones get the grace period, then are aborted and saved.
     const closing = queueWorker.close();
     await jobs.shutdown(config.shutdownGraceMs);
     await closing;
+    if (reason === 'EXIT_AFTER_JOB') await host.saveEverySessionBeforeExit();
     await app.close();
     await redis.close();
   });
 
   await listen(app, context, { maxConcurrentJobs: config.maxConcurrentJobs, isolation: host.isolation });
   host.startBackgroundWork();
+  // Jobs are taken only once the store answers: until then this worker is not ready.
+  await context.storeReady;
   queueWorker.start({
     // One job, then exit: the worker stops fetching as soon as it has its job, and exits once it is recorded.
     onFirstJob: config.exitAfterJob ? () => void queueWorker.close().then(() => stop('EXIT_AFTER_JOB')) : undefined,

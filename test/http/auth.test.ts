@@ -46,6 +46,11 @@ describe('bearer token auth (WORKER_API_TOKEN set)', () => {
     assert.equal((res.json as Record<string, unknown>).status, 'ok');
   });
 
+  it('GET /ready (the readiness probe) needs no token either', async () => {
+    const res = await request(`${worker.url}/ready`);
+    assert.deepEqual([res.status, res.json], [200, { ready: true }]);
+  });
+
   it('GET /health also works with a wrong token', async () => {
     const res = await request(`${worker.url}/health`, { token: WRONG_TOKEN });
     assert.equal(res.status, 200, res.text);

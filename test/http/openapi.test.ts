@@ -145,12 +145,16 @@ describe('GET /openapi.json', () => {
     assert.equal(eventSchemas.length, EVENT_TYPES.length, 'one schema per event of the registry');
   });
 
-  it('asks for the bearer token as the worker does: everywhere but /health, itself included', async () => {
+  it('asks for the bearer token as the worker does: everywhere but the probes (/health, /ready), itself included', async () => {
     assert.deepEqual(doc.security, [{ bearerAuth: [] }]);
     assert.deepEqual(doc.paths['/health']!.get!.security, []);
     const health = await request(`${rig.worker.url}/health`);
     assert.equal(health.status, 200);
     assertDocumented('get', '/health', health);
+    assert.deepEqual(doc.paths['/ready']!.get!.security, []);
+    const ready = await request(`${rig.worker.url}/ready`);
+    assert.deepEqual([ready.status, ready.json], [200, { ready: true }]);
+    assertDocumented('get', '/ready', ready);
 
     const refused = await request(`${rig.worker.url}/openapi.json`);
     assert.equal(refused.status, 401);

@@ -1,3 +1,4 @@
+import { Readiness } from '../../src/lifecycle/readiness.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
@@ -128,6 +129,7 @@ describe('GET /metrics on the HTTP API (buildServer)', () => {
       providers: new ProviderRegistry(),
       isolation: { mode: 'none', reason: 'test' },
       metrics,
+      readiness: new Readiness(),
       requestShutdown: () => ({ exiting: false, message: 'test' }),
     });
     url = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { WorkerError } from '../../errors/worker-error.js';
 import { parseExecuteRequest } from '../execute-request.js';
 import { CONTAINER_ID } from '../container-id.js';
 import type { ServerDeps } from '../server.js';
@@ -9,9 +10,10 @@ import { openSseStream } from '../sse.js';
  * then streams the job's events. A client that disconnects leaves the job
  * running; it can re-attach through GET /sessions/:id/stream.
  */
-export function registerExecuteRoute(app: FastifyInstance, { config, jobs, providers, metrics }: ServerDeps): void {
+export function registerExecuteRoute(app: FastifyInstance, { config, jobs, providers, readiness, metrics }: ServerDeps): void {
   app.post('/execute', async (request, reply) => {
     const executeRequest = parseExecuteRequest(request.body, config, providers);
+    if (!readiness.ready) throw new WorkerError('NOT_READY', `The worker is not ready: ${readiness.reason}.`);
     const job = await jobs.start(executeRequest, request.body);
 
     reply.hijack();

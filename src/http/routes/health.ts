@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { CONTAINER_ID } from '../container-id.js';
-import type { BusyStatus, Health, IdleStatus } from '../responses.js';
+import type { BusyStatus, Health, IdleStatus, Ready } from '../responses.js';
 import type { ServerDeps } from '../server.js';
 
-export function registerHealthRoutes(app: FastifyInstance, { config, jobs, store, isolation }: ServerDeps): void {
+export function registerHealthRoutes(app: FastifyInstance, { config, jobs, store, isolation, readiness }: ServerDeps): void {
   const snapshot = async () => {
     const { busy, ...state } = await jobs.snapshot();
     return {
@@ -17,7 +17,13 @@ export function registerHealthRoutes(app: FastifyInstance, { config, jobs, store
     };
   };
 
-  app.get('/health', async (): Promise<Health> => ({ status: 'ok', ...(await snapshot()) }));
+  app.get('/health', async (): Promise<Health> => ({ status: 'ok', ...(await snapshot()), ready: readiness.ready }));
+
+  app.get('/ready', async (_request, reply): Promise<Ready> => {
+    if (readiness.ready) return { ready: true };
+    reply.status(503);
+    return { ready: false, reason: readiness.reason };
+  });
 
   app.get('/status', async (_request, reply): Promise<IdleStatus | BusyStatus> => {
     const state = await snapshot();
