@@ -240,7 +240,7 @@ export class QueuedJobs implements JobControl {
           await relay.catchUp(sessionId);
           if ((await sessions.firstStreamedId(sessionId)) === undefined) relay.finish(sessionId, await store.readEvents(sessionId));
         } catch (error) {
-          this.deps.logger.debug({ sessionId, err: error }, 'could not look after a followed job');
+          this.deps.logger.warn({ sessionId, err: error }, 'could not look after a followed job');
         }
       }),
     );

@@ -70,6 +70,10 @@ export async function acquireFsLease(
     if (isLive(current)) return undefined;
     // A replacer that died mid-swap left its marker, which would block this takeover for good.
     await sweepMarkers(dir);
+    // The expired lease's own holder may have died mid-renewal (a worker killed at the wrong
+    // millisecond): its marker is spent once it is older than a whole time-to-live — no swap
+    // takes that long, and a holder that stalled that long has lost the lease anyway.
+    await removeMarkerOlderThan(file, current?.token, ttlMs);
     if (await compareAndSwap(file, current?.token, record)) return new FsLease(sessionId, file, owner, ttlMs, record);
     return undefined;
   }
@@ -150,6 +154,12 @@ async function readRecord(file: string): Promise<LeaseRecord | undefined | null>
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
+}
+
+async function removeMarkerOlderThan(file: string, token: string | undefined, ageMs: number): Promise<void> {
+  const marker = `${file}.cas-${token ?? 'garbled'}`;
+  const stat = await fs.stat(marker).catch(() => undefined);
+  if (stat && stat.mtimeMs < Date.now() - ageMs) await fs.rm(marker, { force: true });
 }
 
 async function sweepMarkers(dir: string): Promise<void> {

@@ -26,6 +26,8 @@ export interface Cluster {
   workers: WorkerHandle[];
   addGateway(env?: WorkerEnv): Promise<WorkerHandle>;
   addWorker(env?: WorkerEnv): Promise<WorkerHandle>;
+  /** Every process's warnings and errors, for a failing test's message. */
+  diagnostics(): string;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,17 @@ export async function startCluster(
       });
       cluster.workers.push(worker);
       return worker;
+    },
+    diagnostics() {
+      const lines: string[] = [];
+      for (const [name, handles] of [['gateway', cluster.gateways], ['worker', cluster.workers]] as const) {
+        handles.forEach((handle, index) => {
+          for (const record of handle.logRecords()) {
+            if ((record.level ?? 0) >= 40) lines.push(`${name}${index}: ${JSON.stringify(record).slice(0, 600)}`);
+          }
+        });
+      }
+      return lines.join('\n');
     },
     async close() {
       await Promise.all([...cluster.gateways, ...cluster.workers].map((handle) => handle.dispose()));

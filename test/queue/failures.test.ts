@@ -20,7 +20,9 @@ describe('queue failures', () => {
       await victim.kill();
       await killLeftovers(victim.dirs.workspace);
 
-      const events = await reading;
+      const events = await reading.catch((error: Error) => {
+        throw new Error(`${error.message}\n${cluster.diagnostics()}`);
+      });
       const lostAfterMs = Date.now() - killedAt;
       const last = events.at(-1)!.data;
       assert.deepEqual([last.type, last.code], ['error', 'WORKER_LOST']);

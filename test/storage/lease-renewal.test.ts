@@ -69,6 +69,23 @@ describe('fs session lock renewals', () => {
     assert.deepEqual(await filesOf('orphaned'), ['lease.json']);
     await fresh.release();
   });
+
+  it('an expired lock is taken over once its own holder\'s marker (killed mid-renewal) is older than a time-to-live', async () => {
+    const killed = await store.acquireLease('killed-mid-renewal', 'killed', 1_000);
+    assert.ok(killed);
+    const dir = path.join(temp.path, 'killed-mid-renewal');
+    const { token } = JSON.parse(await fs.readFile(path.join(dir, 'lease.json'), 'utf8')) as { token: string };
+    const marker = path.join(dir, `lease.json.cas-${token}`);
+    await fs.writeFile(marker, '');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    assert.equal(await store.acquireLease('killed-mid-renewal', 'worker-b', 2_000), undefined, 'not while the swap may be under way');
+    const aged = new Date(Date.now() - 2_500);
+    await fs.utimes(marker, aged, aged);
+    const fresh = await store.acquireLease('killed-mid-renewal', 'worker-b', 2_000);
+    assert.ok(fresh, 'taken over once the marker is older than the time-to-live');
+    assert.deepEqual(await filesOf('killed-mid-renewal'), ['lease.json']);
+    await fresh.release();
+  });
 });
 
 describe('S3 session lock renewals', () => {
