@@ -26,6 +26,9 @@ const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
+/** A URL, or nothing: an empty value (`FOO=` in a Compose file passing an unset variable on) counts as unset. */
+const optionalUrl = optionalString.pipe(z.url().optional());
+
 const envSchema = z
   .object({
     PORT: integer(0, 65535).default(5000),
@@ -64,9 +67,9 @@ const envSchema = z
     GITHUB_API_URL: z.url().default('https://api.github.com'),
     GIT_AUTHOR_NAME: z.string().min(1).default('AI Coding Worker'),
     GIT_AUTHOR_EMAIL: z.string().min(1).default('worker@ai-coding-worker.local'),
-    DB_BASE_URL: z.url().optional(),
-    ANTHROPIC_BASE_URL: z.url().optional(),
-    OPENAI_BASE_URL: z.url().optional(),
+    DB_BASE_URL: optionalUrl,
+    ANTHROPIC_BASE_URL: optionalUrl,
+    OPENAI_BASE_URL: optionalUrl,
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_REQUEST_BYTES: integer(1024).default(10 * 1024 * 1024),
     SHUTDOWN_GRACE_MS: integer(0).default(30_000),

@@ -65,6 +65,14 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ ROLE: 'gateway', REDIS_URL: 'redis://r:6379', JOB_ENCRYPTION_KEY: hex }).queue?.max, 1000);
   });
 
+  it('takes an empty URL variable as unset (Compose passes unset variables on as empty) (issue #11)', () => {
+    const config = loadConfig({ ANTHROPIC_BASE_URL: '', OPENAI_BASE_URL: ' ', DB_BASE_URL: '' });
+    assert.deepEqual(config.agentEnv, {});
+    assert.equal(config.dbBaseUrl, undefined);
+    assert.throws(() => loadConfig({ ANTHROPIC_BASE_URL: 'not a url' }), ConfigError);
+    assert.equal(loadConfig({ ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' }).agentEnv.ANTHROPIC_BASE_URL, 'http://127.0.0.1:9');
+  });
+
   it('never echoes a secret value in its problems', () => {
     assert.throws(
       () => loadConfig({ STORAGE: 's3', MINIO_SECRET_KEY: 'super-secret-value' }),

@@ -17,9 +17,12 @@ export function registerHealthRoutes(app: FastifyInstance, { config, jobs, store
     };
   };
 
-  app.get('/health', async (): Promise<Health> => ({ status: 'ok', ...(await snapshot()), ready: readiness.ready }));
+  // Probes come every second or so (the image's HEALTHCHECK, Kubernetes): logging each would drown the log.
+  const probe = { logLevel: 'warn' as const };
 
-  app.get('/ready', async (_request, reply): Promise<Ready> => {
+  app.get('/health', probe, async (): Promise<Health> => ({ status: 'ok', ...(await snapshot()), ready: readiness.ready }));
+
+  app.get('/ready', probe, async (_request, reply): Promise<Ready> => {
     if (readiness.ready) return { ready: true };
     reply.status(503);
     return { ready: false, reason: readiness.reason };
