@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { benchGit } from './git.js';
 import { benchIsolation } from './isolation.js';
+import { benchQueue } from './queue.js';
 import { benchReconnect } from './reconnect.js';
 import { benchStart } from './start.js';
 import { benchStorage } from './storage.js';
@@ -16,6 +17,7 @@ const sections: Array<[string, () => Promise<string>]> = [
   ['Session archive save and restore (issue #4)', benchStorage],
   ['Agent isolation (issue #8)', benchIsolation],
   ['Start-up (issue #9)', benchStart],
+  ['Queue (gateway + workers, issue #10)', benchQueue],
   ['Client reconnect (issue #9)', benchReconnect],
 ];
 

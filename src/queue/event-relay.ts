@@ -23,6 +23,8 @@ const CHANNEL_PREFIX = keys.events('');
  */
 export class EventRelay {
   private readonly followers = new Map<string, Set<Follower>>();
+  /** Settles once the session's channel is subscribed: reading the stream before that could miss an append. */
+  private readonly subscriptions = new Map<string, Promise<void>>();
   /** Sessions whose followers may have missed a published event (a read failed, Redis reconnected). */
   private readonly suspect = new Set<string>();
 
@@ -46,12 +48,19 @@ export class EventRelay {
     if (!group) {
       group = new Set();
       this.followers.set(sessionId, group);
-      void this.subscriber.subscribe(keys.events(sessionId)).catch((error: unknown) => {
-        this.logger.warn({ sessionId, err: error }, 'could not subscribe to a session\'s events; reading them as Redis comes back');
-      });
+      const subscribed = this.subscriber.subscribe(keys.events(sessionId)).then(
+        () => undefined,
+        (error: unknown) => {
+          // Read again every second until Redis is back (ioredis subscribes again on reconnect).
+          this.suspect.add(sessionId);
+          this.logger.warn({ sessionId, err: error }, 'could not subscribe to a session\'s events; reading them as Redis comes back');
+        },
+      );
+      this.subscriptions.set(sessionId, subscribed);
     }
     group.add(follower);
-    void this.catchUp(sessionId);
+    // Subscribed first, then read: an event appended in between is in the read or in a message.
+    void this.subscriptions.get(sessionId)!.then(() => this.catchUp(sessionId));
     return () => this.remove(sessionId, follower);
   }
 
@@ -125,6 +134,7 @@ export class EventRelay {
     const group = this.followers.get(sessionId);
     if (!group?.delete(follower) || group.size > 0) return;
     this.followers.delete(sessionId);
+    this.subscriptions.delete(sessionId);
     this.suspect.delete(sessionId);
     void this.subscriber.unsubscribe(keys.events(sessionId)).catch(() => {});
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WorkerError } from '../errors/worker-error.js';
 import type { WorkerEvent } from '../events/registry.js';
@@ -12,7 +13,7 @@ import type { ClusterSessions, SessionClaim } from './cluster-sessions.js';
 import type { EventRelay } from './event-relay.js';
 import { sealPayload } from './job-payload.js';
 import { queueJobId } from './keys.js';
-import { announcePositions } from './positions.js';
+import { announcePositions, queuePosition } from './positions.js';
 import { endUnfinishedJob } from './unfinished-job.js';
 
 /** What a queued job carries in Redis: the request sealed (queue/job-payload.ts), never in plain text. */
@@ -31,6 +32,8 @@ const WATCH_INTERVAL_MS = 1_000;
 
 export interface QueuedJobsDeps {
   queue: Queue<QueuedJobData>;
+  /** The queue's connection, for reading positions. */
+  redis: Redis;
   sessions: ClusterSessions;
   relay: EventRelay;
   store: SessionStore;
@@ -106,7 +109,7 @@ export class QueuedJobs implements JobControl {
         return id;
       });
       if (firstEventId === undefined) throw sessionBusy(sessionId);
-      void reachingQueue(async () => sessions.notePosition(sessionId, jobId, await queue.getWaitingCount())).catch(() => {});
+      void this.announcePosition(sessionId, jobId).catch(() => {});
       this.deps.logger.info({ sessionId, jobId, provider }, 'job queued');
       return { sessionId, provider, state: 'queued', firstEventId, feed: this.feed(sessionId) };
     } catch (error) {
@@ -194,6 +197,12 @@ export class QueuedJobs implements JobControl {
         };
       },
     };
+  }
+
+  /** The new job's place in the queue, unless a worker has taken it already. */
+  private async announcePosition(sessionId: string, jobId: string): Promise<void> {
+    const position = await queuePosition(this.deps.queue, this.deps.redis, jobId);
+    if (position !== undefined) await this.deps.sessions.notePosition(sessionId, jobId, position);
   }
 
   private async claim(sessionId: string, jobId: string, provider: string, lastId: number): Promise<void> {

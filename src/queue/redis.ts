@@ -17,7 +17,11 @@ export function connectRedis(url: string, use: ConnectionUse, name: string): Red
     connectionName: name,
     // Reconnect forever, backing off up to 2 s: Redis restarts must not need a worker restart.
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
-    ...(use === 'request' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
+    ...(use === 'request'
+      ? // Auto-pipelining: the commands of concurrent requests share socket writes (the gateway's enqueue
+        // rate was bound by one write per command, docs/benchmarks.md "Queue").
+        { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true }
+      : { maxRetriesPerRequest: null }),
   };
   const redis = new Redis(url, options);
   // Connection errors are retried by ioredis; without a listener Node would treat them as crashes.

@@ -19,6 +19,7 @@ export async function runGateway(context: RoleContext): Promise<void> {
   const relay = new EventRelay(redis.connect('subscriber', 'events'), redis.sessions, logger);
   const jobs = new QueuedJobs({
     queue: redis.queue,
+    redis: redis.commands,
     sessions: redis.sessions,
     relay,
     store,

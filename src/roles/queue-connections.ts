@@ -9,6 +9,8 @@ import { connectRedis, type ConnectionUse } from '../queue/redis.js';
 /** The Redis side of the gateway and worker roles: the queue, the session claims, and their connections. */
 export interface QueueConnections {
   queue: Queue<QueuedJobData>;
+  /** The connection the queue and the session claims use. */
+  commands: Redis;
   sessions: ClusterSessions;
   connect(use: ConnectionUse, name: string): Redis;
   encryptionKey: Buffer;
@@ -30,6 +32,7 @@ export async function openQueue(config: Readonly<Config>, use: ConnectionUse): P
   queue.on('error', () => {});
   return {
     queue,
+    commands,
     sessions: new ClusterSessions(commands),
     connect,
     encryptionKey: Buffer.from(settings.encryptionKeyHex, 'hex'),

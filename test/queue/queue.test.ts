@@ -46,6 +46,26 @@ describe('gateway and queue workers', () => {
     }
   });
 
+  it('gives every waiting job its `queued` event at once, with its place, however many clients enqueue together', async () => {
+    const cluster = await startCluster(slowModel(0), { workers: 0 });
+    try {
+      const gateway = cluster.gateways[0]!;
+      const positions: number[] = [];
+      const enqueue = async (index: number) => {
+        const res = await postExecute(gateway.url, claudeRequest(`wait ${index}`, { websiteSessionId: `crowd-${index}` }));
+        assert.equal(res.status, 200);
+        const events = await res.events({ until: (event) => event.data.type === 'queued', timeoutMs: 3_000 });
+        positions.push(events.at(-1)!.data.position as number);
+      };
+      // Six clients at a time: a stream that subscribed after its `queued` event was appended used to miss it.
+      for (let batch = 0; batch < 8; batch++) await Promise.all(Array.from({ length: 6 }, (_, index) => enqueue(batch * 6 + index)));
+      assert.equal(positions.length, 48);
+      assert.deepEqual([...positions].sort((a, b) => a - b), Array.from({ length: 48 }, (_, index) => index + 1), 'each job its own place');
+    } finally {
+      await cluster.close();
+    }
+  });
+
   it('keeps one job per session across the cluster, and answers QUEUE_FULL with Retry-After beyond QUEUE_MAX', async () => {
     const cluster = await startCluster(slowModel(60_000), { workers: 1, env: { QUEUE_MAX: '2' } });
     try {
