@@ -80,6 +80,7 @@ const envSchema = z
     LOCAL_CACHE_MAX_BYTES: integer(0).default(10 * 1024 ** 3),
     LOCAL_CACHE_MAX_AGE_MS: integer(0).default(24 * 3_600_000),
     WORKER_ID: optionalString,
+    CODEX_SANDBOX_MODE: z.enum(['read-only', 'workspace-write', 'danger-full-access']).optional(),
     ROLE: z.enum(['standalone', 'gateway', 'worker']).default('standalone'),
     REDIS_URL: optionalString.refine(
       (value) => value === undefined || /^rediss?:\/\/[^\s]+$/.test(value),
@@ -157,6 +158,8 @@ export interface Config {
   githubApiUrl: string;
   gitAuthor: { name: string; email: string };
   dbBaseUrl?: string;
+  /** Per provider name: option defaults for requests that leave them out (CODEX_SANDBOX_MODE). */
+  providerDefaults: Record<string, Record<string, unknown>>;
   /** Values passed on to agents (LLM endpoints). */
   agentEnv: Record<string, string>;
   logLevel: string;
@@ -245,6 +248,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     gitAuthor: { name: env.GIT_AUTHOR_NAME, email: env.GIT_AUTHOR_EMAIL },
     dbBaseUrl: env.DB_BASE_URL,
     agentEnv,
+    providerDefaults: env.CODEX_SANDBOX_MODE ? { codex: { sandboxMode: env.CODEX_SANDBOX_MODE } } : {},
     logLevel: env.LOG_LEVEL,
     maxRequestBytes: env.MAX_REQUEST_BYTES,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,

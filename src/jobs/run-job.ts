@@ -208,6 +208,7 @@ async function runAgent(
       credentials: job.request.credentials,
       resumeAgentSessionId: job.previous?.provider === provider.name ? job.previous.agentSessionId : undefined,
       options: job.request.providerOptions,
+      workerDefaults: deps.config.providerDefaults[provider.name],
       env: { ...deps.config.agentEnv, TMPDIR: privateTmpDir(home) },
       agentUser: job.agentUser,
       signal: job.abortController.signal,

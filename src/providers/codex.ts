@@ -10,14 +10,13 @@ import type { Codex, CodexOptions, Input, ThreadEvent, ThreadOptions, Usage, Use
 import { invalidField } from '../errors/worker-error.js';
 import type { AgentUser } from '../isolation/types.js';
 import { codexUsage, normalizeCodexEvent } from './codex-normalize.js';
+import { resolveSandboxMode, sandboxFailureOf } from './codex-sandbox.js';
 import { generateCodexText } from './codex-text.js';
 import { copyStateFiles, isDirectory, secretRedactor } from './state-files.js';
 import { installCodexCredentials, parseCodexCredentials } from './codex-credentials.js';
 import { stopMarkedProcesses } from './process-sweep.js';
 import type { Provider, ProviderRunInput, ProviderRunResult, ProviderUsage, UserRequest } from './types.js';
 
-const SANDBOX_MODES = ['read-only', 'workspace-write', 'danger-full-access'] as const;
-type SandboxMode = (typeof SANDBOX_MODES)[number];
 const REASONING_EFFORTS = ['minimal', 'low', 'medium', 'high', 'xhigh'] as const;
 
 /** How long the agent's processes get after SIGTERM before SIGKILL. */
@@ -75,6 +74,7 @@ async function runCodex(input: ProviderRunInput): Promise<ProviderRunResult> {
   let usage: Usage | undefined;
   let failure: string | undefined;
   let lastError: string | undefined;
+  let sandboxFailure: string | undefined;
   let completed = false;
   try {
     const { Codex } = await import('@openai/codex-sdk');
@@ -83,6 +83,7 @@ async function runCodex(input: ProviderRunInput): Promise<ProviderRunResult> {
     const { events } = await thread.runStreamed(prompt, { signal: abortController.signal });
     for await (const event of events as AsyncGenerator<ThreadEvent>) {
       input.onMessage(event);
+      sandboxFailure ??= sandboxFailureOf(event);
       if (event.type === 'thread.started') threadId = event.thread_id;
       else if (event.type === 'turn.completed') {
         usage = event.usage;
@@ -109,20 +110,14 @@ async function runCodex(input: ProviderRunInput): Promise<ProviderRunResult> {
   const result: ProviderRunResult = { agentSessionId: threadId };
   if (usage) result.usage = runUsage(usage, previous?.threadId === threadId ? previous?.usage : undefined);
   if (failure !== undefined) result.error = redact(failure);
+  else if (sandboxFailure !== undefined) result.error = sandboxFailure;
   else if (!completed) result.error = redact(lastError ?? 'Codex ended without completing its turn');
   return result;
 }
 
 function resolveThreadOptions(input: ProviderRunInput): ThreadOptions {
-  const { model, sandboxMode, skipPermissions, reasoningEffort, networkAccess } = input.options;
-  let sandbox: SandboxMode = 'workspace-write';
-  if (skipPermissions === true) sandbox = 'danger-full-access';
-  if (sandboxMode !== undefined) {
-    if (typeof sandboxMode !== 'string' || !(SANDBOX_MODES as readonly string[]).includes(sandboxMode)) {
-      throw invalidField('providerOptions.sandboxMode', `sandboxMode must be one of ${SANDBOX_MODES.join(', ')}.`);
-    }
-    sandbox = sandboxMode as SandboxMode;
-  }
+  const { model, reasoningEffort, networkAccess } = input.options;
+  const sandbox = resolveSandboxMode(input.options, input.workerDefaults?.sandboxMode);
   const options: ThreadOptions = {
     workingDirectory: input.cwd,
     // The worker decides what is a repository; a plain workspace folder is fine.

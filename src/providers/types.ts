@@ -54,6 +54,8 @@ export interface ProviderRunInput {
   /** The provider's own conversation id from the previous turn, when resuming. */
   resumeAgentSessionId?: string;
   options: ProviderOptions;
+  /** The worker's own defaults for options a request leaves out (e.g. CODEX_SANDBOX_MODE's `sandboxMode`). */
+  workerDefaults?: ProviderOptions;
   /** Worker environment values the agent must receive (e.g. ANTHROPIC_BASE_URL, its TMPDIR). */
   env: Record<string, string>;
   /**
