@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { messagesText, startFakeAnthropic, type FakeReply, type ScriptContext } from '../fixtures/fake-anthropic.js';
-import { startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
+import { s3StoreEnv, startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
 import { postExecute, request } from '../fixtures/sse.js';
 import { restartWorker, startWorker, type WorkerHandle } from '../fixtures/worker.js';
 import { claudeRequest, typesOf } from './helpers.js';
@@ -42,11 +42,7 @@ describe('local session copies as a bounded cache', () => {
     const fake = await startFakeAnthropic(script);
     let worker: WorkerHandle = await startWorker({
       env: {
-        STORAGE: 's3',
-        MINIO_ENDPOINT: s3.endpoint,
-        MINIO_ACCESS_KEY: s3.accessKey,
-        MINIO_SECRET_KEY: s3.secretKey,
-        MINIO_BUCKET: 'local-cache',
+        ...s3StoreEnv(s3, 'local-cache'),
         ANTHROPIC_BASE_URL: fake.url,
         LOCAL_CACHE_MAX_BYTES: '1',
         MAX_CONCURRENT_JOBS: '2',

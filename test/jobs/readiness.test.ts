@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakeAnthropic, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
-import { startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
+import { s3StoreEnv, startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
 import { postExecute, request } from '../fixtures/sse.js';
 import { startWorker, type WorkerEnv } from '../fixtures/worker.js';
 import { claudeRequest, typesOf, waitFor } from './helpers.js';
@@ -26,11 +26,7 @@ after(async () => {
 
 function s3Env(bucket: string, extra: WorkerEnv = {}): WorkerEnv {
   return {
-    STORAGE: 's3',
-    MINIO_ENDPOINT: s3.endpoint,
-    MINIO_ACCESS_KEY: s3.accessKey,
-    MINIO_SECRET_KEY: s3.secretKey,
-    MINIO_BUCKET: bucket,
+    ...s3StoreEnv(s3, bucket),
     ANTHROPIC_BASE_URL: fake.url,
     SAVE_RETRY_ATTEMPTS: '1',
     SESSION_LEASE_TTL_MS: '2000',

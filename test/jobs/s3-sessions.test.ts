@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { messagesText, startFakeAnthropic, type FakeAnthropic, type FakeReply, type FakeScript, type ScriptContext } from '../fixtures/fake-anthropic.js';
-import { createS3TestClient, startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
+import { createS3TestClient, s3StoreEnv, startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
 import { getStream, postExecute, request, type SseEvent } from '../fixtures/sse.js';
 import { restartWorker, startWorker, type WorkerEnv, type WorkerHandle } from '../fixtures/worker.js';
 import {
@@ -47,15 +47,7 @@ function newBucket(label: string): string {
 }
 
 function s3Env(bucket: string, fake: FakeAnthropic, extra: WorkerEnv = {}): WorkerEnv {
-  return {
-    STORAGE: 's3',
-    MINIO_ENDPOINT: s3.endpoint,
-    MINIO_ACCESS_KEY: s3.accessKey,
-    MINIO_SECRET_KEY: s3.secretKey,
-    MINIO_BUCKET: bucket,
-    ANTHROPIC_BASE_URL: fake.url,
-    ...extra,
-  };
+  return { ...s3StoreEnv(s3, bucket), ANTHROPIC_BASE_URL: fake.url, ...extra };
 }
 
 async function listKeys(bucket: string, prefix: string): Promise<string[]> {

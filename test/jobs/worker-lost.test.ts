@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { messagesText, startFakeAnthropic, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
-import { startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
+import { s3StoreEnv, startS3Server, type S3TestServer } from '../fixtures/s3-server.js';
 import { getStream, postExecute, request, type SseEvent } from '../fixtures/sse.js';
 import { makeTempDir } from '../fixtures/temp.js';
 import { restartWorker, startWorker, type WorkerEnv, type WorkerHandle } from '../fixtures/worker.js';
@@ -37,11 +37,7 @@ async function s3Store(): Promise<SharedStore> {
     start: (fake, env) =>
       startWorker({
         env: {
-          STORAGE: 's3',
-          MINIO_ENDPOINT: s3.endpoint,
-          MINIO_ACCESS_KEY: s3.accessKey,
-          MINIO_SECRET_KEY: s3.secretKey,
-          MINIO_BUCKET: 'worker-lost',
+          ...s3StoreEnv(s3, 'worker-lost'),
           ANTHROPIC_BASE_URL: fake.url,
           ...TIMING,
           ...env,
