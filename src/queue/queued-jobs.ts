@@ -121,6 +121,8 @@ export class QueuedJobs implements JobControl {
   async find(sessionId: string): Promise<LiveJob | undefined> {
     const claim = await reachingQueue(() => this.deps.sessions.read(sessionId));
     if (!claim) return undefined;
+    // A job nobody follows has nobody to notice its worker died: whoever asks about it does.
+    if (claim.state === 'running' && (await reachingQueue(() => this.clearIfOver(claim)))) return undefined;
     return { sessionId, provider: claim.provider, state: claim.state, feed: this.feed(sessionId) };
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { postExecute, request } from '../fixtures/sse.js';
-import { claudeRequest, killLeftovers, OAUTH_ACCESS, OAUTH_REFRESH, typesOf } from '../jobs/helpers.js';
+import { getStream, postExecute, request } from '../fixtures/sse.js';
+import { claudeRequest, killLeftovers, OAUTH_ACCESS, OAUTH_REFRESH, typesOf, waitFor } from '../jobs/helpers.js';
 import { JOB_ENCRYPTION_KEY, slowModel, startCluster } from './cluster.js';
 
 describe('queue failures', () => {
@@ -41,6 +41,29 @@ describe('queue failures', () => {
       const next = await resumed.events({ timeoutMs: 60_000 });
       assert.equal(next.at(-1)!.data.type, 'completed');
       assert.equal(next[0]!.id, events.at(-1)!.id! + 1, 'ids count on from the last one the client saw');
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('settles a lost job that no client follows as soon as someone asks about its session', async () => {
+    const cluster = await startCluster(slowModel(60_000), { workers: 1 });
+    try {
+      const gateway = cluster.gateways[0]!;
+      const res = await postExecute(gateway.url, claudeRequest('Nobody watches me', { websiteSessionId: 'unwatched' }));
+      await cluster.fake.waitForMainRequest(1);
+      res.abort();
+      const worker = cluster.workers[0]!;
+      await worker.kill();
+      await killLeftovers(worker.dirs.workspace);
+      const settled = await waitFor(async () => {
+        const details = (await request(`${gateway.url}/sessions/unwatched`)).json as Record<string, unknown>;
+        return details.status === 'interrupted' ? details : undefined;
+      }, 15_000);
+      assert.equal(settled.running, false);
+      assert.equal((settled.lastError as { code: string }).code, 'WORKER_LOST');
+      const replay = await (await getStream(gateway.url, 'unwatched')).events();
+      assert.equal(replay.at(-1)!.data.code, 'WORKER_LOST');
     } finally {
       await cluster.close();
     }
