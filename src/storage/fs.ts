@@ -32,6 +32,9 @@ export class FsSessionStore implements SessionStore {
 
   async init(): Promise<void> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+    // A folder that exists but cannot be written (a read-only root file system without a volume
+    // there) must keep the worker not ready, not fail each job's save later (issue #11).
+    await fs.access(this.root, fs.constants.W_OK);
   }
 
   async readMetadata(sessionId: string): Promise<SessionMetadata | undefined> {
