@@ -5,6 +5,7 @@ import type { Config } from '../config/env.js';
 import type { StreamErrorCode } from '../errors/codes.js';
 import { WorkerError } from '../errors/worker-error.js';
 import { parseExecuteRequest } from '../http/execute-request.js';
+import type { ExecuteRequest } from '../jobs/job-request.js';
 import type { JobManager } from '../jobs/job-manager.js';
 import type { Job } from '../jobs/job.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -125,17 +126,10 @@ export class QueueWorker {
 
   /** Opens the request and starts the job; a refusal is recorded as the job's end and gives undefined. */
   private async startJob(sessionId: string, jobId: string, sealed: string | undefined): Promise<Job | undefined> {
-    const { config, providers, sessions, jobs } = this.deps;
+    const { config, sessions, jobs } = this.deps;
     try {
       if (!sealed) throw new Refusal('EXECUTION_ERROR', 'The queued job has no request (it was taken before and lost).');
-      const body: unknown = JSON.parse(openPayload(sealed, this.deps.encryptionKey, sessionId));
-      const request = (() => {
-        try {
-          return parseExecuteRequest(body, config, providers);
-        } catch (error) {
-          throw new Refusal('VALIDATION_ERROR', `The worker cannot run this request: ${(error as Error).message}`);
-        }
-      })();
+      const request = this.parseRequest(JSON.parse(openPayload(sealed, this.deps.encryptionKey, sessionId)));
       const announced = await sessions.eventsAfter(sessionId, 0);
       return await this.admit(() => jobs.start(request, { sessionId, announced }));
     } catch (error) {
@@ -143,14 +137,20 @@ export class QueueWorker {
       this.deps.logger.warn({ sessionId, code: refusal.code, err: error }, 'queued job refused');
       const claim = await sessions.read(sessionId);
       if (claim?.jobId === jobId) {
-        await endUnfinishedJob(
-          { store: this.deps.store, sessions, workerId: config.workerId, leaseTtlMs: config.leaseTtlMs, logger: this.deps.logger },
-          claim,
-          refusal.code,
-          refusal.message,
-        );
+        const { store, logger } = this.deps;
+        const deps = { store, sessions, workerId: config.workerId, leaseTtlMs: config.leaseTtlMs, logger };
+        await endUnfinishedJob(deps, claim, refusal.code, refusal.message);
       }
       return undefined;
+    }
+  }
+
+  /** The request as the gateway accepted it, checked again against this worker's configuration. */
+  private parseRequest(body: unknown): ExecuteRequest {
+    try {
+      return parseExecuteRequest(body, this.deps.config, this.deps.providers);
+    } catch (error) {
+      throw new Refusal('VALIDATION_ERROR', `The worker cannot run this request: ${(error as Error).message}`);
     }
   }
 
