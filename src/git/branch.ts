@@ -1,7 +1,8 @@
 import type { GitClient } from './git-client.js';
 
-// Commands that check out trees other than HEAD's get `auth: true`: in a partial
-// clone they may fetch missing file contents from origin.
+// Commands that check out trees other than HEAD's may fetch missing file contents in a
+// partial clone. They run without the token (src/git/git-client.ts): a partial clone is
+// made only of a repository anyone can read.
 
 /** Creates `branch` at the current HEAD and checks it out. */
 export async function createBranch(git: GitClient, repoDir: string, branch: string): Promise<void> {
@@ -19,10 +20,7 @@ export async function restoreBranch(
   onRemote: boolean,
 ): Promise<void> {
   if (onRemote) {
-    await git.check('git switch', ['switch', '--force-create', branch, `refs/remotes/origin/${branch}`], {
-      cwd: repoDir,
-      auth: true,
-    });
+    await git.check('git switch', ['switch', '--force-create', branch, `refs/remotes/origin/${branch}`], { cwd: repoDir });
     await setUpstream(git, repoDir, branch);
   } else {
     await createBranch(git, repoDir, branch);
@@ -48,7 +46,7 @@ export async function fastForwardIfClean(git: GitClient, repoDir: string, ref: s
   const status = await git.run(['status', '--porcelain', '--untracked-files=no'], { cwd: repoDir });
   if (status.code !== 0 || status.stdout.trim() !== '') return false;
   const before = await git.run(['rev-parse', 'HEAD'], { cwd: repoDir });
-  const merge = await git.run(['merge', '--ff-only', '--quiet', ref], { cwd: repoDir, auth: true });
+  const merge = await git.run(['merge', '--ff-only', '--quiet', ref], { cwd: repoDir });
   if (merge.code !== 0) return false;
   const after = await git.run(['rev-parse', 'HEAD'], { cwd: repoDir });
   return before.stdout !== after.stdout;

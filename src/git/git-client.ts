@@ -1,6 +1,6 @@
 import type { Redactor } from '../secrets/redactor.js';
 import { runGit, summarizeGitError, type CommandWrapper, type GitResult } from './git-command.js';
-import { createGitEnvironment, type GitEnvironment } from './git-env.js';
+import { createGitEnvironment, pinRemoteAddresses, type GitEnvironment } from './git-env.js';
 
 /** A failed git command, with its output already redacted. */
 export class GitCommandError extends Error {
@@ -15,7 +15,7 @@ export class GitCommandError extends Error {
 
 export interface GitCallOptions {
   cwd: string;
-  /** Send the access token (clone, fetch, push). */
+  /** Send the access token; only clone, fetch, ls-remote and push ever get it (TRANSFER_COMMANDS). */
   auth?: boolean;
   input?: string;
   onStderrLine?: (line: string) => void;
@@ -42,16 +42,31 @@ export interface GitClientInput {
   author?: { name: string; email: string };
   signal: AbortSignal;
   redactor: Redactor;
+  /** The remote's addresses as the worker resolved them: git connects to these, without DNS (AGENT_NETWORK=proxy-only). */
+  pinnedAddresses?: readonly string[];
 }
+
+/**
+ * The commands that talk to the remote themselves, in the repository whose config the
+ * worker sanitized. Any other command (switch, merge, rebase) reaches the network only
+ * through the lazy fetch of a partial clone, and that can run in another repository:
+ * merge-ort opens a submodule's repository under .git/modules, which no sanitizer reads,
+ * to merge a gitlink, and fetches missing commits with that repository's config, whose
+ * http.proxy then got the token (test/git/hostile-config.test.ts). Those commands run
+ * without the token: a partial clone is only made of a repository anyone can read
+ * (chooseCloneStrategy), so its lazy fetches need none.
+ */
+const TRANSFER_COMMANDS: ReadonlySet<string> = new Set(['clone', 'fetch', 'ls-remote', 'push']);
 
 /** Creates the client and registers its secrets; call `release` when the phase ends. */
 export function createGitClient(input: GitClientInput): { git: GitClient; release: () => void } {
-  const env: GitEnvironment = createGitEnvironment(input);
+  const created = createGitEnvironment(input);
+  const env: GitEnvironment = input.pinnedAddresses ? pinRemoteAddresses(created, input.repoUrl, input.pinnedAddresses) : created;
   const release = input.redactor.add(env.secrets);
   const run = (args: readonly string[], options: GitCallOptions): Promise<GitResult> =>
     runGit(args, {
       cwd: options.cwd,
-      env: options.auth ? env.network : env.local,
+      env: options.auth && TRANSFER_COMMANDS.has(args[0] ?? '') ? env.network : env.local,
       runAs: input.runAs,
       signal: input.signal,
       input: options.input,

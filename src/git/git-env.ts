@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /**
@@ -38,6 +39,12 @@ const SAFE_CONFIG: ReadonlyArray<readonly [string, string]> = [
   ['protocol.http.allow', 'always'],
   ['commit.gpgSign', 'false'],
   ['tag.gpgSign', 'false'],
+  // A fetch recurses into submodules by default ("on-demand", also when .gitmodules asks),
+  // and each submodule's git directory has a config of its own that the sanitizer never
+  // sees: its http.proxy would get the token. Command scope outranks .gitmodules.
+  ['submodule.recurse', 'false'],
+  ['fetch.recurseSubmodules', 'false'],
+  ['push.recurseSubmodules', 'no'],
   ['gc.auto', '0'],
   ['maintenance.auto', 'false'],
   ['advice.detachedHead', 'false'],
@@ -74,10 +81,10 @@ export function createGitEnvironment(input: GitEnvironmentInput): GitEnvironment
 
   const basic = Buffer.from(`x-access-token:${input.accessToken}`).toString('base64');
   const header = `Authorization: Basic ${basic}`;
-  // Scoped to the repository's origin: a rewritten URL (url.*.insteadOf) or a
-  // remote pointing elsewhere never receives the header.
-  const scope = `${new URL(input.repoUrl).origin}/`;
-  const network = withConfig(base, [...SAFE_CONFIG, [`http.${scope}.extraHeader`, header]]);
+  // Scoped to the repository itself, not its host: a rewritten URL (url.*.insteadOf), a
+  // remote pointing elsewhere or a submodule on the same host never receives the header
+  // (on GitHub, another repository the token can write to would accept the push).
+  const network = withConfig(base, [...SAFE_CONFIG, [`http.${input.repoUrl}.extraHeader`, header]]);
   return { local, network, secrets: [input.accessToken, basic, header] };
 }
 
@@ -91,4 +98,44 @@ function withConfig(
     result[`GIT_CONFIG_VALUE_${index}`] = value;
   });
   return result;
+}
+
+/**
+ * `http.curloptResolve` entries (git ≥ 2.37) that make git's curl connect to
+ * `addresses` for the remote's host and port without asking DNS: with
+ * AGENT_NETWORK=proxy-only git runs as the agent's uid, which may reach those
+ * addresses and no DNS server (src/isolation/egress.ts). `repoUrl` must be the
+ * URL git is given. The entries are scoped to it: git matches `http.<url>.*`
+ * against the remote's URL once, and a match as specific as the whole URL
+ * beats a generic key, so an agent's `.git/config` could override a generic
+ * pin but not this one (equal keys: the command scope comes last). The empty
+ * first value clears whatever the agent's config listed before. None for a
+ * remote that is an IP address already.
+ */
+export function pinnedResolveConfig(repoUrl: string, addresses: readonly string[]): Array<[string, string]> {
+  const url = new URL(repoUrl);
+  const host = url.hostname;
+  if (addresses.length === 0 || isIP(host.replace(/^\[(.*)\]$/, '$1')) !== 0) return [];
+  const port = url.port !== '' ? url.port : url.protocol === 'http:' ? '80' : '443';
+  const literals = addresses.map((address) => (isIP(address) === 6 ? `[${address}]` : address));
+  const key = `http.${repoUrl}.curloptResolve`;
+  return [
+    [key, ''],
+    [key, `${host}:${port}:${literals.join(',')}`],
+  ];
+}
+
+/** `env` with the remote's host pinned to `addresses` (pinnedResolveConfig) in its local and network environments. */
+export function pinRemoteAddresses(env: GitEnvironment, repoUrl: string, addresses: readonly string[]): GitEnvironment {
+  const entries = pinnedResolveConfig(repoUrl, addresses);
+  const pin = (vars: Record<string, string>): Record<string, string> => {
+    const count = Number(vars.GIT_CONFIG_COUNT ?? '0');
+    const result: Record<string, string> = { ...vars, GIT_CONFIG_COUNT: String(count + entries.length) };
+    entries.forEach(([key, value], index) => {
+      result[`GIT_CONFIG_KEY_${count + index}`] = key;
+      result[`GIT_CONFIG_VALUE_${count + index}`] = value;
+    });
+    return result;
+  };
+  return { local: pin(env.local), network: pin(env.network), secrets: env.secrets };
 }

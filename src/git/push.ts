@@ -55,12 +55,13 @@ async function rebaseOnRemote(
     return { ok: false, error: error instanceof Error ? error.message : String(error), conflict: false };
   }
   const upstream = `refs/remotes/origin/${branch}`;
-  // auth: a partial clone may fetch missing file contents during the rebase.
-  const rebase = await git.run(['rebase', '--no-autostash', upstream], { cwd: repoDir, auth: true });
+  // Without the token, though a partial clone may fetch missing contents here: that fetch can
+  // run in a submodule repository the agent planted (git-client.ts, TRANSFER_COMMANDS).
+  const rebase = await git.run(['rebase', '--no-autostash', upstream], { cwd: repoDir });
   if (rebase.code === 0) return { ok: true };
 
   const conflicted = await git.run(['diff', '--name-only', '--diff-filter=U'], { cwd: repoDir });
-  await git.run(['rebase', '--abort'], { cwd: repoDir, auth: true });
+  await git.run(['rebase', '--abort'], { cwd: repoDir });
   const files = conflicted.stdout.trim().split('\n').filter(Boolean);
   const error = files.length
     ? `The remote branch ${branch} has new commits that conflict with this session's changes ` +

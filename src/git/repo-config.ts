@@ -11,7 +11,10 @@ import type { GitClient } from './git-client.js';
 const KEEP = [
   /^core\.(repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks|autocrlf|eol|safecrlf|quotepath)$/,
   /^extensions\.(objectformat|partialclone)$/,
-  /^remote\.[^\s]+\.(url|fetch)$/,
+  // A remote named like a URL (`[remote "<repoUrl>"]`) would win over the URL that push and
+  // fetch name, since git looks a URL up as a remote name first; `git remote add` refuses a
+  // colon in a name, so only a hand-written config has one.
+  /^remote\.[^\s:]+\.(url|fetch)$/,
   /^remote\.origin\.(promisor|partialclonefilter)$/,
   /^branch\.[^\s]+\.(remote|merge)$/,
   /^user\.(name|email)$/,

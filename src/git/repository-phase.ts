@@ -40,6 +40,8 @@ export interface RepositoryContext {
   generateText?: GenerateText;
   githubApiUrl: string;
   pullRequest?: PullRequestOptions;
+  /** The remote's addresses as the worker resolved them, when git may not use DNS (AGENT_NETWORK=proxy-only). */
+  pinnedAddresses?: readonly string[];
 }
 
 export interface CheckoutResult {
@@ -91,6 +93,7 @@ function gitClientFor(ctx: RepositoryContext): ReturnType<typeof createGitClient
     author: ctx.gitAuthor,
     signal: ctx.signal,
     redactor: ctx.redactor,
+    pinnedAddresses: ctx.pinnedAddresses,
   });
 }
 
@@ -139,7 +142,9 @@ async function checkout(ctx: RepositoryContext, git: GitClient, emit: Emit): Pro
   } else {
     await assertCloneTarget(repoDir);
     const cloneBranch = ctx.previous?.baseBranch ?? ctx.github.branch;
-    const strategy = await chooseCloneStrategy(git, ctx.workspaceDir);
+    // Not from the workspace: an earlier agent may have made it a repository whose config
+    // (url.*.insteadOf, http.proxy) would steer the probe. `/` is no agent's to write.
+    const strategy = await chooseCloneStrategy(git, '/');
     const how = strategy === 'partial' ? 'partial clone, file history fetched on demand' : 'full clone';
     progress(`Cloning ${ctx.github.repoUrl}${cloneBranch ? ` (branch ${cloneBranch})` : ''} (${how})`);
     ({ baseBranch } = await cloneRepository(git, { repoDir, branch: cloneBranch, strategy, onProgress: progress }));
@@ -311,7 +316,7 @@ function isInside(parent: string, child: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
-/** Removes repository settings that could leak the token, before git runs with it. */
+/** Removes repository settings that could leak the token or redirect git, before git runs with it. */
 async function sanitizeConfig(git: GitClient, repoDir: string, emit: Emit): Promise<void> {
   const removed = await sanitizeRepoConfig(git, repoDir);
   if (removed.length > 0) {
