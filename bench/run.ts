@@ -5,6 +5,8 @@
 import os from 'node:os';
 import { benchGit } from './git.js';
 import { benchIsolation } from './isolation.js';
+import { benchModelProxy } from './model-proxy.js';
+import { benchModelProxyJob } from './model-proxy-job.js';
 import { benchQueue } from './queue.js';
 import { benchReconnect } from './reconnect.js';
 import { benchStart } from './start.js';
@@ -19,6 +21,8 @@ const sections: Array<[string, () => Promise<string>]> = [
   ['Start-up (issue #9)', benchStart],
   ['Queue (gateway + workers, issue #10)', benchQueue],
   ['Client reconnect (issue #9)', benchReconnect],
+  ['Model proxy (issue #12)', benchModelProxy],
+  ['Model proxy: a whole job (issue #12)', benchModelProxyJob],
 ];
 
 console.log(`# Benchmark run ${new Date().toISOString()}`);
