@@ -32,9 +32,10 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
 
 FROM ${BASE_IMAGE}
 # docker/build-base-image.sh's base has these already; node:22-bookworm-slim does not.
-RUN if ! command -v git >/dev/null || ! command -v tini >/dev/null || ! command -v setpriv >/dev/null; then \
+RUN if ! command -v git >/dev/null || ! command -v tini >/dev/null || ! command -v setpriv >/dev/null \
+      || ! command -v iptables >/dev/null; then \
       apt-get update \
-      && apt-get install -y --no-install-recommends git ca-certificates tini util-linux \
+      && apt-get install -y --no-install-recommends git ca-certificates tini util-linux iptables \
       && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*; \
     fi
 WORKDIR /app

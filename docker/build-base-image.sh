@@ -4,7 +4,8 @@
 #
 #   ai-coding-worker-base:<suite>-node<version>        the runtime: Debian minbase with git,
 #                                                      ca-certificates, tini, util-linux
-#                                                      (setpriv) and the node binary
+#                                                      (setpriv), iptables (AGENT_NETWORK)
+#                                                      and the node binary
 #   ai-coding-worker-base:<suite>-node<version>-build  the same plus npm and this machine's
 #                                                      own CA certificates, for `npm ci`
 #                                                      inside `docker build`; never shipped
@@ -39,7 +40,8 @@ NPM_INTEGRITY=sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwX
 
 # util-linux (setpriv) and tar are Essential in Debian, so minbase has them; the check
 # below makes sure. No bubblewrap: Codex ships its own bwrap (docs/codex-provider-notes.md).
-PACKAGES=ca-certificates,git,tini
+# iptables: AGENT_NETWORK=proxy-only fences the agents in (with --cap-add NET_ADMIN).
+PACKAGES=ca-certificates,git,tini,iptables
 
 # shellcheck source=/dev/null
 SUITE=${SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release; set SUITE}")}
