@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { configSecrets, ConfigError, loadConfig } from './config/env.js';
+import { AgentNetworkUnavailableError } from './isolation/egress.js';
 import { IsolationUnavailableError } from './isolation/setup.js';
 import { Readiness } from './lifecycle/readiness.js';
 import { retryUntilDone } from './lifecycle/retry.js';
@@ -61,7 +62,7 @@ async function reachStore(store: SessionStore, readiness: Readiness, logger: Log
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof IsolationUnavailableError) {
+  if (error instanceof ConfigError || error instanceof IsolationUnavailableError || error instanceof AgentNetworkUnavailableError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(78);
   }

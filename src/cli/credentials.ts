@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
 
 export type CliProvider = 'claude' | 'codex';
 
@@ -89,4 +89,28 @@ async function readJsonFile(file: string): Promise<Record<string, unknown> | und
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Writes a login the worker refreshed back into the file it came from (Claude Code's
+ * `.credentials.json`): the refresh token rotated, so the old one in the file no longer
+ * works. Keeps every other field; replaces the file atomically, readable by its owner only.
+ * False when the credentials did not come from a file (an env variable cannot be updated).
+ */
+export async function saveRefreshedClaudeLogin(
+  source: string,
+  login: { accessToken: string; refreshToken?: string; expiresAt?: number },
+): Promise<boolean> {
+  if (!isAbsolute(source)) return false;
+  const json = (await readJsonFile(source)) ?? {};
+  const previous = isRecord(json.claudeAiOauth) ? json.claudeAiOauth : {};
+  const updated = { ...json, claudeAiOauth: { ...previous, ...definedFields(login) } };
+  const temporary = `${source}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(updated, null, 2)}\n`, { mode: 0o600 });
+  await rename(temporary, source);
+  return true;
+}
+
+function definedFields(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined));
 }

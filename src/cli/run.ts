@@ -1,7 +1,7 @@
-import type { EventStream, ExecuteRequest, StreamEvent } from '../client/index.js';
+import type { EventStream, ExecuteRequest, StreamEvent, WorkerEventOf } from '../client/index.js';
 import { EXIT, UsageError } from './args.js';
 import type { CliContext } from './context.js';
-import { credentialSources, findCredentials, findGithubToken } from './credentials.js';
+import { credentialSources, findCredentials, findGithubToken, saveRefreshedClaudeLogin } from './credentials.js';
 import { createJsonRenderer, createTextRenderer, type Renderer } from './renderer.js';
 
 const PROVIDERS = { claude: 'ClaudeAgentSDK', codex: 'CodexSDK' } as const;
@@ -42,14 +42,29 @@ export async function runJob(ctx: CliContext): Promise<number> {
     };
     if (args.pr) request.pullRequest = true;
   }
-  return follow(ctx, client.execute(request), { abortOnInterrupt: true });
+  const source = credentials.source;
+  return follow(ctx, client.execute(request), {
+    abortOnInterrupt: true,
+    onCredentialsUpdated: async (login) => {
+      if (await saveRefreshedClaudeLogin(source, login)) err.write(`the worker refreshed the Claude login; saved it to ${source}\n`);
+      else err.write(`the worker refreshed the Claude login, but ${source} cannot be updated: log in again after this job\n`);
+    },
+  });
 }
 
 /**
  * Renders a stream to its end. With `abortOnInterrupt`, the first Ctrl-C aborts
  * the job on the worker and waits for its ABORTED event; a second one stops waiting.
  */
-export async function follow(ctx: CliContext, stream: EventStream, options: { abortOnInterrupt: boolean }): Promise<number> {
+export async function follow(
+  ctx: CliContext,
+  stream: EventStream,
+  options: {
+    abortOnInterrupt: boolean;
+    /** The worker refreshed the login the job was sent with (`credentials_updated`). */
+    onCredentialsUpdated?: (login: WorkerEventOf<'credentials_updated'>) => Promise<void>;
+  },
+): Promise<number> {
   const renderer: Renderer = ctx.args.json ? createJsonRenderer(ctx.out) : createTextRenderer(ctx.out, ctx.err);
   let interrupted = false;
   let aborting: Promise<unknown> | undefined;
@@ -72,6 +87,15 @@ export async function follow(ctx: CliContext, stream: EventStream, options: { ab
   let last: StreamEvent | undefined;
   try {
     for await (const streamEvent of stream) {
+      if (streamEvent.liveOnly) {
+        if (streamEvent.event.type === 'credentials_updated') {
+          await options.onCredentialsUpdated?.(streamEvent.event).catch((error: Error) => {
+            ctx.err.write(`could not save the refreshed Claude login: ${error.message}\n`);
+          });
+        }
+        // Never rendered: it carries the login's tokens.
+        continue;
+      }
       last = streamEvent;
       renderer.event(streamEvent);
       abortIfAsked();

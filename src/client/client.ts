@@ -1,7 +1,8 @@
+import { WorkerApiError } from './errors.js';
 import { EventStream, type ReconnectPolicy, type StreamOptions } from './event-stream.js';
 import { createTransport, readJson, type FetchLike } from './http.js';
 import { withRetry, type RetryPolicy } from './retry.js';
-import type { ExecuteRequest, Health, SessionDetails, SessionList } from './types.js';
+import type { ExecuteRequest, Health, SessionCredentials, SessionDetails, SessionList } from './types.js';
 
 export interface ClientOptions {
   /** The worker (or gateway), e.g. `http://localhost:5000`. */
@@ -38,6 +39,12 @@ export interface WorkerClient {
   getSession(sessionId: string, options?: CallOptions): Promise<SessionDetails>;
   deleteSession(sessionId: string, options?: CallOptions): Promise<{ sessionId: string; deleted: true }>;
   health(options?: CallOptions): Promise<Health>;
+  /**
+   * The Claude login the worker refreshed during the session's last job, for a client that
+   * missed its `credentials_updated` event: GET /sessions/:id/credentials, which answers once.
+   * Undefined when none waits (never refreshed, taken already, or expired).
+   */
+  takeCredentials(sessionId: string, options?: CallOptions): Promise<SessionCredentials | undefined>;
 }
 
 export interface CallOptions {
@@ -102,5 +109,10 @@ export function createClient(options: ClientOptions): WorkerClient {
     getSession: (sessionId, { signal } = {}) => json(sessionPath(sessionId), 'GET', signal),
     deleteSession: (sessionId, { signal } = {}) => json(sessionPath(sessionId), 'DELETE', signal),
     health: ({ signal } = {}) => json('/health', 'GET', signal),
+    takeCredentials: (sessionId, { signal } = {}) =>
+      json<SessionCredentials>(`${sessionPath(sessionId)}/credentials`, 'GET', signal).catch((error: unknown) => {
+        if (error instanceof WorkerApiError && error.code === 'CREDENTIALS_NOT_FOUND') return undefined;
+        throw error;
+      }),
   };
 }

@@ -105,6 +105,11 @@ export class EventStream implements AsyncIterable<StreamEvent> {
           lostAt = undefined;
           attempt = 0;
           if (frame.kind !== 'message') continue;
+          // Live-only events (credentials_updated) come as named SSE events without an id of their own.
+          if (frame.type !== 'message') {
+            yield { id: this._lastEventId ?? 0, event: parseEvent(frame.data), liveOnly: true };
+            continue;
+          }
           const id = /^\d+$/.test(frame.lastEventId) ? Number(frame.lastEventId) : undefined;
           // Events are numbered; one at or below the last yielded is a replay (or has no id of its own).
           if (id === undefined || (this._lastEventId !== undefined && id <= this._lastEventId)) continue;

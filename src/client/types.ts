@@ -14,9 +14,18 @@ export type WorkerEventOf<T extends WorkerEventType> = Extract<WorkerEvent, { ty
 
 /** One event as the stream delivers it: its sequence id within the session and the event itself. */
 export interface StreamEvent {
-  /** Counts from 1 within a session and keeps counting across its resumes. */
+  /**
+   * Counts from 1 within a session and keeps counting across its resumes. A live-only
+   * event has no id of its own: it carries the id of the event before it.
+   */
   id: number;
   event: WorkerEvent;
+  /**
+   * A live-only event (`credentials_updated`): sent to the clients connected at that moment,
+   * never stored or replayed. Keep what it carries; a client that missed it reads it once
+   * from `takeCredentials`.
+   */
+  liveOnly?: true;
 }
 
 /** The `code` of an error answered before a stream starts (`HTTP_<status>` when the body was not the contract's). */
@@ -112,6 +121,15 @@ export interface SessionDetails extends Partial<Omit<SessionSummary, 'sessionId'
   hasArchive?: boolean;
   github?: { repoUrl: string; directory?: string; baseBranch?: string; repoPath?: string };
   lastError?: { code: string; message: string };
+}
+
+/** `GET /sessions/:id/credentials`: the Claude login a job refreshed (the old refresh token no longer works). */
+export interface SessionCredentials {
+  sessionId: string;
+  accessToken: string;
+  refreshToken?: string;
+  /** Epoch milliseconds. */
+  expiresAt?: number;
 }
 
 export interface Health {

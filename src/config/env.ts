@@ -70,6 +70,9 @@ const envSchema = z
     DB_BASE_URL: optionalUrl,
     ANTHROPIC_BASE_URL: optionalUrl,
     OPENAI_BASE_URL: optionalUrl,
+    CLAUDE_OAUTH_TOKEN_URL: optionalUrl,
+    CREDENTIALS_HANDBACK_TTL_MS: integer(1_000).default(10 * 60_000),
+    AGENT_NETWORK: z.enum(['open', 'proxy-only']).default('open'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_REQUEST_BYTES: integer(1024).default(10 * 1024 * 1024),
     SHUTDOWN_GRACE_MS: integer(0).default(30_000),
@@ -162,6 +165,14 @@ export interface Config {
   providerDefaults: Record<string, Record<string, unknown>>;
   /** Values passed on to agents (LLM endpoints). */
   agentEnv: Record<string, string>;
+  /** The model APIs the worker's model proxy forwards to (src/model-proxy). */
+  modelUpstreams: { anthropic: string; openai: string };
+  /** Where expired Claude OAuth logins are refreshed; undefined: Claude Code's own endpoint. */
+  claudeOauthTokenUrl?: string;
+  /** How long refreshed credentials wait for `GET /sessions/:id/credentials` after their job. */
+  credentialsHandbackTtlMs: number;
+  /** `proxy-only`: agents reach the model proxy and their git remote, nothing else (src/isolation/egress). */
+  agentNetwork: 'open' | 'proxy-only';
   logLevel: string;
   maxRequestBytes: number;
   shutdownGraceMs: number;
@@ -248,6 +259,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     gitAuthor: { name: env.GIT_AUTHOR_NAME, email: env.GIT_AUTHOR_EMAIL },
     dbBaseUrl: env.DB_BASE_URL,
     agentEnv,
+    modelUpstreams: {
+      anthropic: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
+      openai: env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
+    },
+    claudeOauthTokenUrl: env.CLAUDE_OAUTH_TOKEN_URL,
+    credentialsHandbackTtlMs: env.CREDENTIALS_HANDBACK_TTL_MS,
+    agentNetwork: env.AGENT_NETWORK,
     providerDefaults: env.CODEX_SANDBOX_MODE ? { codex: { sandboxMode: env.CODEX_SANDBOX_MODE } } : {},
     logLevel: env.LOG_LEVEL,
     maxRequestBytes: env.MAX_REQUEST_BYTES,

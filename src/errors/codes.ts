@@ -8,6 +8,11 @@ export const HTTP_ERROR_CODES = {
   UNAUTHORIZED: { status: 401, error: 'unauthorized', message: 'A valid bearer token is required.' },
   SESSION_NOT_FOUND: { status: 404, error: 'not_found', message: 'No such session.' },
   NOT_FOUND: { status: 404, error: 'not_found', message: 'No such route.' },
+  CREDENTIALS_NOT_FOUND: {
+    status: 404,
+    error: 'not_found',
+    message: 'No refreshed credentials wait for this session: none were refreshed, they were taken already, or their time ran out.',
+  },
   SESSION_BUSY: { status: 409, error: 'session_busy', message: 'The session is running a job.' },
   PAYLOAD_TOO_LARGE: { status: 413, error: 'payload_too_large', message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: {
@@ -38,6 +43,7 @@ export const STREAM_ERROR_CODES = {
   VALIDATION_ERROR: 'The request could not be carried out as given.',
   GITHUB_ERROR: 'A git operation failed.',
   PROVIDER_ERROR: 'The coding agent or its model failed.',
+  AUTH_ERROR: "The provider credential was refused and could not be refreshed.",
   STORAGE_ERROR: 'The session could not be saved or restored.',
   EXECUTION_ERROR: 'The job failed.',
   ABORTED: 'The job was aborted.',

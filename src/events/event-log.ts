@@ -1,7 +1,9 @@
 import type { Redactor } from '../secrets/redactor.js';
-import { isTerminal, type EventInput, type NumberedEvent, type WorkerEvent } from './registry.js';
+import { isLiveOnly, isTerminal, type EventInput, type LiveOnlyEvent, type NumberedEvent, type WorkerEvent } from './registry.js';
 
 export type EventListener = (event: NumberedEvent) => void;
+/** Receives live-only events (`credentials_updated`); only subscribers that pass one get them. */
+export type LiveOnlyListener = (event: LiveOnlyEvent) => void;
 
 /**
  * A session's ordered event log while a job runs: it numbers and stamps
@@ -11,7 +13,7 @@ export type EventListener = (event: NumberedEvent) => void;
  */
 export class SessionEventLog {
   private readonly history: NumberedEvent[];
-  private readonly listeners = new Set<{ listener: EventListener; onEnd: () => void }>();
+  private readonly listeners = new Set<{ listener: EventListener; onEnd: () => void; onLiveOnly?: LiveOnlyListener }>();
   private lastId: number;
   private ended = false;
 
@@ -34,6 +36,7 @@ export class SessionEventLog {
   }
 
   append(input: EventInput): NumberedEvent {
+    if (isLiveOnly(input as WorkerEvent)) throw new Error(`${input.type} is live only: send it with sendLiveOnly`);
     if (this.ended) throw new Error(`event log already ended; cannot append ${input.type}`);
     const event = this.redactor.redactValue({ ...input, timestamp: new Date().toISOString() } as WorkerEvent);
     const numbered: NumberedEvent = { id: ++this.lastId, event };
@@ -41,6 +44,22 @@ export class SessionEventLog {
     this.onAppend?.(numbered);
     for (const { listener } of [...this.listeners]) listener(numbered);
     return numbered;
+  }
+
+  /**
+   * Sends a live-only event to the subscribers connected now: no id, not kept, not
+   * redacted (it is the secret the client must receive). False when nobody got it.
+   */
+  sendLiveOnly(input: Omit<LiveOnlyEvent, 'timestamp'>): boolean {
+    if (this.ended) return false;
+    const event = { ...input, timestamp: new Date().toISOString() } as LiveOnlyEvent;
+    let delivered = false;
+    for (const { onLiveOnly } of [...this.listeners]) {
+      if (!onLiveOnly) continue;
+      onLiveOnly(event);
+      delivered = true;
+    }
+    return delivered;
   }
 
   /** Every event so far, in order. */
@@ -55,16 +74,17 @@ export class SessionEventLog {
   }
 
   /**
-   * Replays events with id > afterId, then delivers live ones until `end()`.
+   * Replays events with id > afterId, then delivers live ones until `end()`;
+   * live-only events go to `onLiveOnly` when given (a client's stream, not a store or sink).
    * Returns an unsubscribe function that is safe to call twice.
    */
-  subscribe(afterId: number, listener: EventListener, onEnd: () => void): () => void {
+  subscribe(afterId: number, listener: EventListener, onEnd: () => void, onLiveOnly?: LiveOnlyListener): () => void {
     for (const event of this.history) if (event.id > afterId) listener(event);
     if (this.ended) {
       onEnd();
       return () => {};
     }
-    const entry = { listener, onEnd };
+    const entry = { listener, onEnd, onLiveOnly };
     this.listeners.add(entry);
     return () => {
       this.listeners.delete(entry);

@@ -102,6 +102,20 @@ export const EVENT_DEFINITIONS = [
       .describe('Gateway role: the job waits in the queue; sent again each time it moves forward.'),
   ),
   defineEvent(
+    'credentials_updated',
+    z
+      .object({
+        accessToken: z.string(),
+        refreshToken: z.string().optional(),
+        /** Epoch milliseconds. */
+        expiresAt: z.number().optional(),
+      })
+      .describe(
+        "The worker refreshed the job's Claude OAuth login: store these, the old refresh token no longer works. " +
+          'Live only: no `id`, never stored, replayed or sent to the DB sink; SSE frame `event: credentials_updated`.',
+      ),
+  ),
+  defineEvent(
     'completed',
     z
       .object({
@@ -138,6 +152,18 @@ export type EventInput = { [T in EventType]: Omit<WorkerEventOf<T>, 'timestamp'>
 export interface NumberedEvent {
   id: number;
   event: WorkerEvent;
+}
+
+/**
+ * Events that go to the clients connected at that moment and nowhere else: not numbered,
+ * not in the session log, not replayed, not sent to the DB sink (they carry secrets the
+ * client must keep). A client that was away reads them once from GET /sessions/:id/credentials.
+ */
+export const LIVE_ONLY_EVENT_TYPES = ['credentials_updated'] as const satisfies readonly EventType[];
+export type LiveOnlyEvent = WorkerEventOf<(typeof LIVE_ONLY_EVENT_TYPES)[number]>;
+
+export function isLiveOnly(event: WorkerEvent): event is LiveOnlyEvent {
+  return (LIVE_ONLY_EVENT_TYPES as readonly string[]).includes(event.type);
 }
 
 /** Every event type, in the order of the registry. */

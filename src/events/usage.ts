@@ -7,4 +7,6 @@ export const usageSchema = z.object({
   cacheReadInputTokens: z.number().optional(),
   cacheCreationInputTokens: z.number().optional(),
   costUsd: z.number().optional(),
+  /** Model calls the worker's model proxy counted (the token counts above are then its exact sums). */
+  modelCalls: z.number().optional(),
 });

@@ -8,6 +8,7 @@ import {
   readySchema,
   idleStatusSchema,
   sessionAbortedSchema,
+  sessionCredentialsSchema,
   sessionDeletedSchema,
   sessionDetailsSchema,
   sessionListSchema,
@@ -158,6 +159,17 @@ export const OPERATIONS: Record<string, OperationSpec> = {
     parameters: [sessionIdParameter],
     responses: { 200: { description: 'The job is aborted.', ...json('SessionAborted', sessionAbortedSchema) } },
     errors: ['VALIDATION_ERROR', 'SESSION_NOT_FOUND'],
+  },
+  'GET /sessions/:id/credentials': {
+    operationId: 'takeSessionCredentials',
+    summary: "The Claude login the worker refreshed during the session's job, once.",
+    description:
+      'When a job refreshes an expired Claude OAuth login, the new tokens go to the connected clients in a live-only ' +
+      '`credentials_updated` event and wait here for CREDENTIALS_HANDBACK_TTL_MS after the job, for a client that was ' +
+      'not connected. The first successful read takes them: a second one answers 404. The old refresh token no longer works.',
+    parameters: [sessionIdParameter],
+    responses: { 200: { description: 'The refreshed login.', ...json('SessionCredentials', sessionCredentialsSchema) } },
+    errors: ['VALIDATION_ERROR', 'CREDENTIALS_NOT_FOUND'],
   },
   'POST /abort': {
     operationId: 'abort',

@@ -79,6 +79,14 @@ export const sessionDetailsSchema = z.union([
 
 export const sessionDeletedSchema = z.object({ sessionId: z.string(), deleted: z.literal(true) });
 export const sessionAbortedSchema = z.object({ sessionId: z.string(), aborted: z.literal(true) });
+/** The Claude login the worker refreshed during the session's last job (GET /sessions/:id/credentials, once). */
+export const sessionCredentialsSchema = z.object({
+  sessionId: z.string(),
+  accessToken: z.string(),
+  refreshToken: z.string().optional(),
+  /** Epoch milliseconds. */
+  expiresAt: z.number().optional(),
+});
 
 export const shutdownAnswerSchema = z.object({
   /** True when the worker exits: at once, or once its running job's session is saved. */
@@ -94,4 +102,5 @@ export type SessionList = z.infer<typeof sessionListSchema>;
 export type SessionDetails = z.infer<typeof sessionDetailsSchema>;
 export type SessionDeleted = z.infer<typeof sessionDeletedSchema>;
 export type SessionAborted = z.infer<typeof sessionAbortedSchema>;
+export type SessionCredentials = z.infer<typeof sessionCredentialsSchema>;
 export type ShutdownAnswer = z.infer<typeof shutdownAnswerSchema>;

@@ -7,6 +7,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
+import type { CredentialHandback } from '../credentials/handback.js';
 import { WorkerError } from '../errors/worker-error.js';
 import type { IsolationStatus } from '../isolation/types.js';
 import type { Readiness } from '../lifecycle/readiness.js';
@@ -41,6 +42,8 @@ export interface ServerDeps {
   isolation: IsolationStatus;
   /** GET /metrics, and what the server counts: error answers, events sent to SSE clients. */
   metrics: WorkerMetrics;
+  /** GET /sessions/:id/credentials: refreshed logins waiting for their client. */
+  handback: CredentialHandback;
   /** POST /shutdown: the process owner decides whether the worker exits (and makes it so), and says what happens. */
   requestShutdown: () => ShutdownAnswer;
 }

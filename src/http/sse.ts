@@ -1,11 +1,16 @@
 import type { ServerResponse } from 'node:http';
-import type { NumberedEvent } from '../events/registry.js';
+import type { LiveOnlyEvent, NumberedEvent } from '../events/registry.js';
 
 /** A subscriber whose socket has this much unsent data is too slow and is dropped. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 export interface SseStream {
   send(event: NumberedEvent): void;
+  /**
+   * A live-only event: no `id:` line (the client's Last-Event-ID stays on the event before
+   * it) and its type as the SSE event name, so an EventSource's `onmessage` never sees it.
+   */
+  sendLiveOnly(event: LiveOnlyEvent): void;
   /** Ends the response; safe to call more than once. */
   close(): void;
   /** Runs once when the stream ends for any reason (client gone, closed, dropped). */
@@ -65,6 +70,9 @@ export function openSseStream(
   return {
     send(event) {
       if (write(`id: ${event.id}\ndata: ${JSON.stringify(event.event)}\n\n`)) options.onEventSent?.();
+    },
+    sendLiveOnly(event) {
+      if (write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)) options.onEventSent?.();
     },
     close() {
       if (!response.writableEnded) response.end();

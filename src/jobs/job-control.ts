@@ -1,13 +1,19 @@
-import type { NumberedEvent } from '../events/registry.js';
+import type { LiveOnlyEvent, NumberedEvent } from '../events/registry.js';
 import type { ExecuteRequest } from './job-request.js';
 
 /** A job's events: the ones already out, then live ones until its final event. */
 export interface EventFeed {
   /**
    * Replays the events with ids above `afterId`, then delivers live ones; calls
-   * `onEnd` after the final event. Returns an unsubscribe that is safe to call twice.
+   * `onEnd` after the final event. `onLiveOnly` gets the live-only events sent while
+   * subscribed (`credentials_updated`). Returns an unsubscribe that is safe to call twice.
    */
-  subscribe(afterId: number, listener: (event: NumberedEvent) => void, onEnd: () => void): () => void;
+  subscribe(
+    afterId: number,
+    listener: (event: NumberedEvent) => void,
+    onEnd: () => void,
+    onLiveOnly?: (event: LiveOnlyEvent) => void,
+  ): () => void;
 }
 
 /** A session's job that has not ended: waiting in the queue, or running on some worker. */

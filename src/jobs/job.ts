@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { StreamErrorCode } from '../errors/codes.js';
 import type { SessionEventLog } from '../events/event-log.js';
 import type { AgentUser } from '../isolation/types.js';
 import type { Lease, SessionMetadata } from '../storage/types.js';
@@ -16,6 +17,8 @@ export class Job {
   firstEventId = 0;
   /** The agent's conversation id, once known. */
   agentSessionId: string | undefined;
+  /** Why the job was stopped from outside its phases (e.g. AUTH_ERROR when its login could not be refreshed). */
+  failure: { code: StreamErrorCode; message: string } | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -39,5 +42,12 @@ export class Job {
 
   abort(reason: string): void {
     if (!this.aborted) this.abortController.abort(new Error(reason));
+  }
+
+  /** Stops the job as `abort` does, but it ends with `code` instead of ABORTED. The first failure wins. */
+  fail(code: StreamErrorCode, message: string): void {
+    if (this.aborted) return;
+    this.failure = { code, message };
+    this.abort(message);
   }
 }

@@ -1,15 +1,25 @@
 import path from 'node:path';
+import { JobError } from '../errors/worker-error.js';
 import { checkoutRepository, commitAndPush, type CheckoutResult, type CommitResult, type RepositoryContext } from '../git/repository-phase.js';
+import { resolveRemote } from '../isolation/egress.js';
 import type { UserRequest } from '../providers/types.js';
 import type { SessionMetadata } from '../storage/types.js';
 import type { Job } from './job.js';
+import type { ModelAccess } from './model-access.js';
 import type { JobDeps } from './run-job.js';
 
 /** The git side of a job: what the job runner hands to src/git, and what it keeps of the answer. */
 export class RepositorySteps {
   private readonly context: RepositoryContext;
+  private closeRemote: (() => Promise<void>) | undefined;
 
-  constructor(job: Job, workspaceDir: string, homeDir: string, deps: JobDeps) {
+  constructor(
+    private readonly job: Job,
+    workspaceDir: string,
+    homeDir: string,
+    private readonly deps: JobDeps,
+    access: ModelAccess,
+  ) {
     const { request } = job;
     const github = request.github!;
     const provider = request.provider;
@@ -33,8 +43,9 @@ export class RepositorySteps {
         ? (prompt) =>
             provider.generateText!({
               prompt,
-              credentials: request.credentials,
-              env: { ...deps.config.agentEnv },
+              // The job's own model access: through the proxy, so these calls count in its usage.
+              credentials: access.credentials,
+              env: { ...access.env },
               signal: job.abortController.signal,
             })
         : undefined,
@@ -43,8 +54,30 @@ export class RepositorySteps {
     };
   }
 
-  checkout(): Promise<CheckoutResult> {
+  async checkout(): Promise<CheckoutResult> {
+    await this.openRemote();
     return checkoutRepository(this.context);
+  }
+
+  /** Closes what `checkout` opened in the agent's network; call once the job's git work is over. */
+  async close(): Promise<void> {
+    await this.closeRemote?.();
+    this.closeRemote = undefined;
+  }
+
+  /**
+   * AGENT_NETWORK=proxy-only: git runs as the job's uid, which has no DNS and reaches only
+   * the model proxy. The worker resolves the remote, lets the uid reach exactly those
+   * addresses until the job ends, and pins them for git.
+   */
+  private async openRemote(): Promise<void> {
+    const { egress } = this.deps;
+    if (!egress || this.closeRemote) return;
+    const remote = await resolveRemote(this.context.github.repoUrl).catch((error: unknown) => {
+      throw new JobError('GITHUB_ERROR', `Could not resolve the repository's host: ${(error as Error).message}`, { cause: error });
+    });
+    this.closeRemote = await egress.allowResolvedRemote(this.job.agentUser.uid, remote);
+    this.context.pinnedAddresses = remote.addresses;
   }
 
   commitAndPush(checkout: CheckoutResult): Promise<CommitResult> {

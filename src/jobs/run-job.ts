@@ -1,9 +1,12 @@
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
+import type { CredentialHandback } from '../credentials/handback.js';
 import { JobError } from '../errors/worker-error.js';
 import { DbEventSink } from '../events/db-sink.js';
 import type { StreamErrorCode } from '../errors/codes.js';
+import type { AgentEgress } from '../isolation/egress.js';
+import type { ModelProxy } from '../model-proxy/model-proxy.js';
 import type { ProviderRunResult } from '../providers/types.js';
 import type { Redactor } from '../secrets/redactor.js';
 import type { SessionMetadata, SessionStatus, SessionStore } from '../storage/types.js';
@@ -20,6 +23,7 @@ import {
   type LocalSessionPaths,
 } from './local-session.js';
 import { keepLease } from './lease-keeper.js';
+import { openModelAccess, type ModelAccess } from './model-access.js';
 import { SessionSaver } from './session-saver.js';
 import { RepositorySteps, storedRepositoryCwd, withCheckout } from './repository-steps.js';
 import { titleFromRequest } from './title.js';
@@ -29,6 +33,12 @@ export interface JobDeps {
   store: SessionStore;
   redactor: Redactor;
   logger: Logger;
+  /** Where agents reach their models (src/model-proxy); absent only in tests of other parts. */
+  modelProxy?: ModelProxy;
+  /** Keeps refreshed credentials for GET /sessions/:id/credentials. */
+  handback: CredentialHandback;
+  /** AGENT_NETWORK=proxy-only: the agents' firewall rules (src/isolation/egress.ts). */
+  egress?: AgentEgress;
 }
 
 type Outcome =
@@ -55,6 +65,8 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
   const lease = keepLease(job, deps);
   const saver = new SessionSaver(job.sessionId, paths, deps.store, logger, deps.config.saveRetryAttempts, lease);
   const dbSink = attachDbSink(job, deps);
+  const access = openModelAccess(job, deps);
+  let repository: RepositorySteps | undefined;
   try {
     job.phase = 'prepare';
     await prepareWorkspace(job, paths, deps);
@@ -66,7 +78,9 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
     throwIfAborted(job);
 
     job.phase = 'checkout';
-    const repository = job.request.github ? new RepositorySteps(job, paths.workspace, home, deps) : undefined;
+    repository = job.request.github ? new RepositorySteps(job, paths.workspace, home, deps, access) : undefined;
+    // Without a remote to open, still check the job's uid is fenced in (a flushed firewall re-installs here).
+    if (!repository) await deps.egress?.ensureInstalled(job.agentUser.uid);
     const checkout = await repository?.checkout();
     if (checkout) {
       metadata = withCheckout(metadata, checkout, job);
@@ -76,18 +90,26 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
 
     job.phase = 'agent';
     const cwd = checkout?.agentCwd ?? storedRepositoryCwd(job.previous, paths.workspace) ?? paths.workspace;
-    const result = await runAgent(job, paths, cwd, home, deps);
+    const result = await runAgent(job, paths, cwd, home, deps, access);
 
     job.phase = 'commit';
-    const commit = checkout && job.request.autoCommit ? await repository!.commitAndPush(checkout) : undefined;
-    outcome = { ok: true, result, branch: commit?.branch ?? checkout?.branch, commitHash: commit?.commitHash };
+    const commit = checkout && job.request.autoCommit ? await repository?.commitAndPush(checkout) : undefined;
+    outcome = {
+      ok: true,
+      // Counted after the commit: the commit message's model call is part of the job.
+      result: { ...result, usage: access.usage(result.usage) },
+      branch: commit?.branch ?? checkout?.branch,
+      commitHash: commit?.commitHash,
+    };
   } catch (error) {
     const failure = failureOf(job, error);
     outcome = failure;
     logger.warn({ sessionId: job.sessionId, phase: job.phase, code: failure.code, err: error }, 'job failed');
   } finally {
-    // Nothing the job started outlives it: not the agent's daemons, not a git helper.
+    // Nothing the job started outlives it: not the agent's daemons, not a git helper, not its proxy token.
+    await access.close();
     await job.agentUser.killAll().catch((error) => logger.error({ err: error }, 'could not stop the job\'s processes'));
+    await repository?.close();
     if (home) await removePrivateHome(home).catch((error) => logger.error({ err: error }, 'could not remove home'));
     await closeSessionFolder(paths);
   }
@@ -194,6 +216,7 @@ async function runAgent(
   cwd: string,
   home: string,
   deps: JobDeps,
+  access: ModelAccess,
 ): Promise<ProviderRunResult> {
   const { provider } = job.request;
   // `github.directory` may have been created by the worker just now.
@@ -205,11 +228,11 @@ async function runAgent(
       cwd,
       homeDir: home,
       stateDir: paths.state,
-      credentials: job.request.credentials,
+      credentials: access.credentials,
       resumeAgentSessionId: job.previous?.provider === provider.name ? job.previous.agentSessionId : undefined,
       options: job.request.providerOptions,
       workerDefaults: deps.config.providerDefaults[provider.name],
-      env: { ...deps.config.agentEnv, TMPDIR: privateTmpDir(home) },
+      env: { ...access.env, TMPDIR: privateTmpDir(home) },
       agentUser: job.agentUser,
       signal: job.abortController.signal,
       onMessage: (message) => {
@@ -280,6 +303,7 @@ function terminalEvent(job: Job, outcome: Outcome) {
 }
 
 function failureOf(job: Job, error: unknown): Outcome & { ok: false } {
+  if (job.failure) return { ok: false, ...job.failure };
   if (job.aborted) return { ok: false, code: 'ABORTED', message: abortedError().message };
   if (error instanceof JobError) return { ok: false, code: error.code, message: error.message };
   return { ok: false, code: 'UNKNOWN_ERROR', message: messageOf(error) };

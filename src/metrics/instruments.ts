@@ -24,6 +24,8 @@ export const WORKER_METRICS = {
   job_duration_seconds: 'histogram',
   errors_total: 'counter',
   events_relayed_total: 'counter',
+  model_calls_total: 'counter',
+  model_tokens_total: 'counter',
 } as const;
 
 /** A label set; the public methods of WorkerMetrics say which labels each metric takes. */
@@ -31,7 +33,12 @@ export type Labels = Record<string, string>;
 
 export interface Instruments {
   registry: PromClient.Registry;
-  counters: { errors: PromClient.Counter<string>; eventsRelayed: PromClient.Counter<string> };
+  counters: {
+    errors: PromClient.Counter<string>;
+    eventsRelayed: PromClient.Counter<string>;
+    modelCalls: PromClient.Counter<string>;
+    modelTokens: PromClient.Counter<string>;
+  };
   histograms: { jobDuration: PromClient.Histogram<string>; queueWait: PromClient.Histogram<string> };
 }
 
@@ -83,6 +90,18 @@ export function createInstruments(prom: typeof PromClient, sources: GaugeSources
       eventsRelayed: new prom.Counter({
         name: name('events_relayed_total'),
         help: 'Events written to SSE clients (live and replayed).',
+        registers: [registry],
+      }),
+      modelCalls: new prom.Counter({
+        name: name('model_calls_total'),
+        help: 'Successful model API calls through the model proxy, by api (anthropic, openai).',
+        labelNames: ['api'],
+        registers: [registry],
+      }),
+      modelTokens: new prom.Counter({
+        name: name('model_tokens_total'),
+        help: 'Tokens the model APIs reported through the model proxy, by api and kind (input, output, cache_read, cache_creation).',
+        labelNames: ['api', 'kind'],
         registers: [registry],
       }),
     },

@@ -1,4 +1,5 @@
 import type { HttpErrorCode, StreamErrorCode } from '../errors/codes.js';
+import type { CallUsage } from '../model-proxy/types.js';
 import { EarlyRecords } from './early-records.js';
 import { createInstruments, type CounterKey, type HistogramKey, type Instruments, type Labels } from './instruments.js';
 
@@ -68,6 +69,19 @@ export class WorkerMetrics {
   /** `count` events were written to SSE clients. */
   eventsRelayed(count = 1): void {
     this.count('eventsRelayed', {}, count);
+  }
+
+  /** A model call went through the model proxy with these token counts. */
+  modelCall(call: CallUsage): void {
+    const api = call.api;
+    this.count('modelCalls', { api }, 1);
+    const kinds = {
+      input: call.inputTokens,
+      output: call.outputTokens,
+      cache_read: call.cacheReadInputTokens,
+      cache_creation: call.cacheCreationInputTokens,
+    };
+    for (const [kind, tokens] of Object.entries(kinds)) if (tokens > 0) this.count('modelTokens', { api, kind }, tokens);
   }
 
   /** Loads prom-client and builds the registry; safe to call more than once. A failed load is retried on the next call. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Options, SDKMessage, SDKResultMessage, SDKUserMessage, SpawnedProcess, SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
 import { invalidField } from '../errors/worker-error.js';
 import type { AgentUser } from '../isolation/types.js';
-import { CREDENTIALS_FILE, installClaudeCredentials, parseClaudeCredentials } from './claude-credentials.js';
+import { claudeProxyPlan, CREDENTIALS_FILE, installClaudeCredentials, parseClaudeCredentials } from './claude-credentials.js';
 import { findMarkedProcesses, stopMarkedProcesses } from './process-sweep.js';
 import { normalizeClaudeMessage } from './claude-normalize.js';
 import { generateClaudeText } from './claude-text.js';
@@ -45,6 +45,7 @@ export const claudeCodeProvider: Provider = {
   aliases: ['claudeagentsdk', 'claude-code', 'claude'],
   capabilities: { images: true, resume: true },
   parseCredentials: parseClaudeCredentials,
+  proxyPlan: claudeProxyPlan,
   run: runClaudeCode,
   generateText: generateClaudeText,
   normalize: normalizeClaudeMessage,

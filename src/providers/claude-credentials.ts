@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidField } from '../errors/worker-error.js';
-import type { ParsedCredentials } from './types.js';
+import type { ParsedCredentials, ProxyPlan } from './types.js';
 
 const FIELD = 'codingAssistantAuthentication';
 
@@ -115,3 +115,20 @@ export async function installClaudeCredentials(value: unknown, configDir: string
 
 /** The file name Claude Code keeps its OAuth login in; never copied out of the private home. */
 export const CREDENTIALS_FILE = '.credentials.json';
+
+/**
+ * Every Claude login goes through the model proxy: the agent gets the job's token as an API
+ * key (the proxy turns it into the user's key, or the OAuth bearer with its beta header), so
+ * neither its environment nor its home holds the user's credential.
+ */
+export function claudeProxyPlan(credentials: ParsedCredentials): ProxyPlan {
+  const value = credentials.value as ClaudeCredentials;
+  return {
+    upstream:
+      value.kind === 'apiKey'
+        ? { api: 'anthropic', kind: 'apiKey', apiKey: value.apiKey }
+        : { api: 'anthropic', kind: 'oauth', oauth: value.oauth },
+    agentCredentials: (token) => ({ secrets: [token], value: { kind: 'apiKey', apiKey: token } satisfies ClaudeCredentials }),
+    baseUrlVariable: 'ANTHROPIC_BASE_URL',
+  };
+}

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidField } from '../errors/worker-error.js';
-import type { ParsedCredentials } from './types.js';
+import type { ParsedCredentials, ProxyPlan } from './types.js';
 
 export type CodexCredentials =
   | { kind: 'api-key'; apiKey: string }
@@ -75,4 +75,19 @@ export async function installCodexCredentials(value: unknown, codexHome: string)
   const credentials = value as CodexCredentials;
   const authJson = credentials.kind === 'api-key' ? { OPENAI_API_KEY: credentials.apiKey } : credentials.authJson;
   await writeFile(join(codexHome, 'auth.json'), JSON.stringify(authJson), { mode: 0o600 });
+}
+
+/**
+ * An API key goes through the model proxy: the agent's auth.json holds the job's token. A
+ * ChatGPT login cannot: Codex talks to ChatGPT's own backend with it and refreshes it itself,
+ * so the agent keeps it (README "Model proxy").
+ */
+export function codexProxyPlan(credentials: ParsedCredentials): ProxyPlan | undefined {
+  const value = credentials.value as CodexCredentials;
+  if (value.kind !== 'api-key') return undefined;
+  return {
+    upstream: { api: 'openai', kind: 'apiKey', apiKey: value.apiKey },
+    agentCredentials: (token) => ({ secrets: [token], value: { kind: 'api-key', apiKey: token } satisfies CodexCredentials }),
+    baseUrlVariable: 'OPENAI_BASE_URL',
+  };
 }

@@ -13,7 +13,7 @@ import { codexUsage, normalizeCodexEvent } from './codex-normalize.js';
 import { resolveSandboxMode, sandboxFailureOf } from './codex-sandbox.js';
 import { generateCodexText } from './codex-text.js';
 import { copyStateFiles, isDirectory, secretRedactor } from './state-files.js';
-import { installCodexCredentials, parseCodexCredentials } from './codex-credentials.js';
+import { codexProxyPlan, installCodexCredentials, parseCodexCredentials } from './codex-credentials.js';
 import { stopMarkedProcesses } from './process-sweep.js';
 import type { Provider, ProviderRunInput, ProviderRunResult, ProviderUsage, UserRequest } from './types.js';
 
@@ -32,6 +32,7 @@ export const codexProvider: Provider = {
   aliases: ['codexsdk', 'codex', 'openai'],
   capabilities: { images: true, resume: true },
   parseCredentials: parseCodexCredentials,
+  proxyPlan: codexProxyPlan,
   run: runCodex,
   normalize: normalizeCodexEvent,
   generateText: generateCodexText,

@@ -1,5 +1,6 @@
 import type { NormalizedItem } from '../events/normalized.js';
 import type { AgentUser } from '../isolation/types.js';
+import type { UpstreamCredential } from '../model-proxy/types.js';
 
 /**
  * The contract every coding agent implements. An agent's quirks (SDK options,
@@ -76,6 +77,7 @@ export interface ProviderUsage {
   cacheReadInputTokens?: number;
   cacheCreationInputTokens?: number;
   costUsd?: number;
+  modelCalls?: number;
 }
 
 export interface ProviderRunResult {
@@ -97,6 +99,12 @@ export interface Provider {
    * Throws a `WorkerError` with code VALIDATION_ERROR when the form is wrong.
    */
   parseCredentials(raw: unknown): ParsedCredentials;
+  /**
+   * How the agent reaches its model through the worker's model proxy (src/model-proxy): the
+   * credential the proxy sends upstream, and what the agent gets instead. Undefined when these
+   * credentials cannot be proxied: the agent then holds them, as before the proxy existed.
+   */
+  proxyPlan?(credentials: ParsedCredentials): ProxyPlan | undefined;
   /** Maps one of the provider's own messages to the provider-neutral view; never throws. */
   normalize?(message: unknown): NormalizedItem[];
   /** Runs one turn of the agent to completion (or abort). */
@@ -106,6 +114,14 @@ export interface Provider {
    * titles, branch names and commit messages. Callers bound it in time and fall back when it fails.
    */
   generateText?(input: GenerateTextInput): Promise<string>;
+}
+
+export interface ProxyPlan {
+  upstream: UpstreamCredential;
+  /** The agent's credentials: the job's proxy token, in the form the provider's agent reads. */
+  agentCredentials(token: string): ParsedCredentials;
+  /** The variable of `ProviderRunInput.env` that points the agent at the proxy (the grant's `baseUrl`). */
+  baseUrlVariable: 'ANTHROPIC_BASE_URL' | 'OPENAI_BASE_URL';
 }
 
 export interface GenerateTextInput {

@@ -2,6 +2,9 @@ import type { Redis } from 'ioredis';
 import type { NumberedEvent, WorkerEvent } from '../events/registry.js';
 import { keys } from './keys.js';
 
+/** Marks a channel message that is a sealed live-only event, not `<id>|<type>|<event JSON>`. */
+export const LIVE_ONLY_PREFIX = 'live|';
+
 /**
  * The first lines of every script that appends an event: only the job that
  * owns the claim may append, in its state, with an id above the last one.
@@ -166,6 +169,14 @@ export class ClusterSessions {
       at: Number(fields.at ?? 0),
       ...(fields.worker ? { worker: fields.worker } : {}),
     };
+  }
+
+  /**
+   * Publishes a live-only event (`credentials_updated`), already sealed, to the session's
+   * followers: on the channel only, never on the stream, so Redis keeps nothing of it.
+   */
+  async publishLiveOnly(sessionId: string, sealed: string): Promise<void> {
+    await this.redis.publish(keys.events(sessionId), `${LIVE_ONLY_PREFIX}${sealed}`);
   }
 
   /** Appends an event with the session's next id; undefined when `jobId` no longer owns the session in `state`. */

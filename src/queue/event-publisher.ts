@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { isTerminal, type NumberedEvent } from '../events/registry.js';
+import { isTerminal, type LiveOnlyEvent, type NumberedEvent } from '../events/registry.js';
 import type { ClusterSessions } from './cluster-sessions.js';
+import { sealPayload } from './job-payload.js';
 
 /**
  * Puts a running job's events on its session's Redis stream, one after the
@@ -21,6 +22,8 @@ export class EventPublisher {
     private readonly jobId: string,
     private readonly logger: Logger,
     private readonly onLost: () => void,
+    /** JOB_ENCRYPTION_KEY: live-only events carry credentials and cross Redis sealed. */
+    private readonly encryptionKey: Buffer,
   ) {}
 
   publish(event: NumberedEvent): void {
@@ -39,6 +42,18 @@ export class EventPublisher {
         // The session's store log still gets the event when the job is saved.
         this.logger.warn({ sessionId: this.sessionId, eventId: event.id, err: error }, 'could not publish an event');
       }
+    });
+  }
+
+  /** Sends a live-only event to the clients following now, after the events before it. */
+  publishLiveOnly(event: LiveOnlyEvent): void {
+    const sealed = sealPayload(JSON.stringify(event), this.encryptionKey, this.sessionId);
+    this.tail = this.tail.then(async () => {
+      if (this.lost) return;
+      // Lost is lost: the client reads it from GET /sessions/:id/credentials instead.
+      await this.sessions.publishLiveOnly(this.sessionId, sealed).catch((error: unknown) => {
+        this.logger.warn({ sessionId: this.sessionId, type: event.type, err: error }, 'could not publish a live-only event');
+      });
     });
   }
 

@@ -1,13 +1,15 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { isTerminal, type NumberedEvent, type WorkerEvent } from '../events/registry.js';
-import type { ClusterSessions } from './cluster-sessions.js';
+import { isLiveOnly, isTerminal, type LiveOnlyEvent, type NumberedEvent, type WorkerEvent } from '../events/registry.js';
+import { LIVE_ONLY_PREFIX, type ClusterSessions } from './cluster-sessions.js';
+import { openPayload } from './job-payload.js';
 import { keys } from './keys.js';
 
 interface Follower {
   lastSent: number;
   listener: (event: NumberedEvent) => void;
   onEnd: () => void;
+  onLiveOnly?: (event: LiveOnlyEvent) => void;
   ended: boolean;
 }
 
@@ -32,6 +34,8 @@ export class EventRelay {
     private readonly subscriber: Redis,
     private readonly sessions: ClusterSessions,
     private readonly logger: Logger,
+    /** JOB_ENCRYPTION_KEY: opens the sealed live-only events. */
+    private readonly encryptionKey: Buffer,
   ) {
     subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     // After a reconnect (ioredis subscribes again by itself), read what was published meanwhile.
@@ -41,9 +45,9 @@ export class EventRelay {
     });
   }
 
-  /** Follows the session's stream from after `afterId`; returns the unsubscribe. */
-  follow(sessionId: string, afterId: number, listener: Follower['listener'], onEnd: () => void): () => void {
-    const follower: Follower = { lastSent: afterId, listener, onEnd, ended: false };
+  /** Follows the session's stream from after `afterId` (and its live-only events, to `onLiveOnly`); returns the unsubscribe. */
+  follow(sessionId: string, afterId: number, listener: Follower['listener'], onEnd: () => void, onLiveOnly?: Follower['onLiveOnly']): () => void {
+    const follower: Follower = { lastSent: afterId, listener, onEnd, onLiveOnly, ended: false };
     let group = this.followers.get(sessionId);
     if (!group) {
       group = new Set();
@@ -100,6 +104,7 @@ export class EventRelay {
   private onMessage(channel: string, message: string): void {
     if (!channel.startsWith(CHANNEL_PREFIX)) return;
     const sessionId = channel.slice(CHANNEL_PREFIX.length);
+    if (message.startsWith(LIVE_ONLY_PREFIX)) return this.deliverLiveOnly(sessionId, message.slice(LIVE_ONLY_PREFIX.length));
     // `<id>|<type>|<event JSON>` (queue/cluster-sessions.ts).
     const first = message.indexOf('|');
     const second = message.indexOf('|', first + 1);
@@ -111,6 +116,21 @@ export class EventRelay {
       return;
     }
     this.deliver(sessionId, { id, event: JSON.parse(message.slice(second + 1)) as WorkerEvent }, true);
+  }
+
+  /** Live-only events go to whoever follows now, as they come: they are not numbered and never replayed. */
+  private deliverLiveOnly(sessionId: string, sealed: string): void {
+    const group = this.followers.get(sessionId);
+    if (!group) return;
+    let event: WorkerEvent;
+    try {
+      event = JSON.parse(openPayload(sealed, this.encryptionKey, sessionId)) as WorkerEvent;
+    } catch (error) {
+      this.logger.warn({ sessionId, err: error }, 'dropped a live-only event that could not be opened');
+      return;
+    }
+    if (!isLiveOnly(event)) return;
+    for (const follower of [...group]) if (!follower.ended) follower.onLiveOnly?.(event);
   }
 
   /** `nextOnly`: a published event, which only the follower that has everything before it may take. */

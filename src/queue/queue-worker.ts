@@ -109,9 +109,21 @@ export class QueueWorker {
       const job = await this.startJob(sessionId, jobId, sealed);
       if (!job) return;
       this.running.set(jobId, job);
-      const publisher = new EventPublisher(sessions, sessionId, jobId, logger, () => job.abort('the job lost its session to a gateway that found it lost'));
+      const publisher = new EventPublisher(
+        sessions,
+        sessionId,
+        jobId,
+        logger,
+        () => job.abort('the job lost its session to a gateway that found it lost'),
+        this.deps.encryptionKey,
+      );
       // What the gateway announced (up to `lastId`) is on the stream already.
-      job.log.subscribe(lastId, (event) => publisher.publish(event), () => {});
+      job.log.subscribe(
+        lastId,
+        (event) => publisher.publish(event),
+        () => {},
+        (event) => publisher.publishLiveOnly(event),
+      );
       if (await sessions.isAbortRequested(jobId)) job.abort('aborted by request');
       await this.deps.jobs.whenDone(sessionId);
       released = await publisher.finish();

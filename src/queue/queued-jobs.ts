@@ -172,7 +172,7 @@ export class QueuedJobs implements JobControl {
    */
   private feed(sessionId: string): EventFeed {
     return {
-      subscribe: (afterId, listener, onEnd) => {
+      subscribe: (afterId, listener, onEnd, onLiveOnly) => {
         let unfollow: (() => void) | undefined;
         let stopped = false;
         void (async () => {
@@ -188,7 +188,7 @@ export class QueuedJobs implements JobControl {
           }
           if (stopped) return;
           if (firstStreamed === undefined) return onEnd();
-          unfollow = relay.follow(sessionId, Math.max(lastSent, firstStreamed - 1), listener, onEnd);
+          unfollow = relay.follow(sessionId, Math.max(lastSent, firstStreamed - 1), listener, onEnd, onLiveOnly);
         })().catch((error: unknown) => {
           this.deps.logger.warn({ sessionId, err: error }, 'could not open a session\'s stream');
           if (!stopped) onEnd();

@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { CredentialHandback } from '../credentials/handback.js';
+import { AgentEgress, AgentNetworkUnavailableError, probeEgressSupport } from '../isolation/egress.js';
 import { setUpIsolation } from '../isolation/setup.js';
 import type { IsolationStatus } from '../isolation/types.js';
 import { protectWorkerFiles } from '../isolation/worker-files.js';
@@ -8,6 +10,8 @@ import { LocalSessionCache } from '../jobs/local-cache.js';
 import { removeStaleHomes } from '../jobs/local-session.js';
 import { resavePendingSessions } from '../jobs/session-saver.js';
 import { retryUntilDone } from '../lifecycle/retry.js';
+import type { WorkerMetrics } from '../metrics/metrics.js';
+import { ModelProxy } from '../model-proxy/model-proxy.js';
 import type { RoleContext } from './context.js';
 
 /** The part of a process that runs agents: the standalone and worker roles share it. */
@@ -24,8 +28,20 @@ export interface AgentHost {
   saveEverySessionBeforeExit(): Promise<void>;
 }
 
-/** Sets up isolation, the workspace folder and the job manager, and cleans up after an earlier run. */
-export async function setUpAgentHost({ config, store, redactor, logger, readiness, storeReady }: RoleContext): Promise<AgentHost> {
+export interface AgentHostOptions {
+  /** Where refreshed credentials wait for GET /sessions/:id/credentials: this process, or Redis for the gateways. */
+  handback: CredentialHandback;
+  metrics: WorkerMetrics;
+}
+
+/**
+ * Sets up isolation, the workspace folder, the model proxy and the job manager, and cleans
+ * up after an earlier run.
+ */
+export async function setUpAgentHost(
+  { config, store, redactor, logger, readiness, storeReady }: RoleContext,
+  { handback, metrics }: AgentHostOptions,
+): Promise<AgentHost> {
   fs.mkdirSync(config.workspaceDir, { recursive: true, mode: 0o700 });
   const isolation = await setUpIsolation({
     setting: config.agentIsolation,
@@ -38,7 +54,13 @@ export async function setUpAgentHost({ config, store, redactor, logger, readines
   const staleHomes = await removeStaleHomes(config.workspaceDir);
   if (staleHomes > 0) logger.warn({ staleHomes }, 'removed private homes left by an earlier run');
 
-  const jobs = new JobManager({ config, store, redactor, logger }, isolation.users);
+  const modelProxy = await ModelProxy.start({
+    upstreams: config.modelUpstreams,
+    logger: logger.child({ component: 'model-proxy' }),
+    onCall: (call) => metrics.modelCall(call),
+  });
+  const egress = config.agentNetwork === 'proxy-only' ? await fenceInAgents(isolation.status, modelProxy, logger) : undefined;
+  const jobs = new JobManager({ config, store, redactor, logger, modelProxy, handback, egress }, isolation.users);
   const cache = new LocalSessionCache({
     workspaceDir: config.workspaceDir,
     limits: config.localCache,
@@ -72,4 +94,11 @@ export async function setUpAgentHost({ config, store, redactor, logger, readines
       unblock();
     },
   };
+}
+
+/** AGENT_NETWORK=proxy-only: the agents' uids reach the model proxy (and, per job, their git remote) only. */
+async function fenceInAgents(isolation: IsolationStatus, modelProxy: ModelProxy, logger: RoleContext['logger']): Promise<AgentEgress> {
+  const support = await probeEgressSupport(isolation);
+  if (!support.ok) throw new AgentNetworkUnavailableError(support.reason);
+  return AgentEgress.setUp({ uids: isolation.uids ?? [], proxyPort: Number(new URL(modelProxy.url).port), logger });
 }

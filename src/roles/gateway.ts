@@ -1,3 +1,4 @@
+import { RedisHandback } from '../credentials/redis-handback.js';
 import type { ShutdownAnswer } from '../http/routes/shutdown.js';
 import { buildServer } from '../http/server.js';
 import { WorkerMetrics } from '../metrics/metrics.js';
@@ -16,7 +17,7 @@ export async function runGateway(context: RoleContext): Promise<void> {
   const { config, logger, store } = context;
   const redis = await openQueue(config, 'request');
   const metrics = new WorkerMetrics();
-  const relay = new EventRelay(redis.connect('subscriber', 'events'), redis.sessions, logger);
+  const relay = new EventRelay(redis.connect('subscriber', 'events'), redis.sessions, logger, redis.encryptionKey);
   const jobs = new QueuedJobs({
     queue: redis.queue,
     redis: redis.commands,
@@ -40,6 +41,7 @@ export async function runGateway(context: RoleContext): Promise<void> {
     isolation: { mode: 'none', reason: 'the gateway runs no agents' },
     metrics,
     readiness: context.readiness,
+    handback: new RedisHandback(redis.commands, redis.encryptionKey, config.credentialsHandbackTtlMs),
     requestShutdown: (): ShutdownAnswer => ({ exiting: false, message: 'Nothing happens: a gateway runs no jobs of its own.' }),
   });
 

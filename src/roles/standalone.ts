@@ -1,3 +1,4 @@
+import { MemoryHandback } from '../credentials/memory-handback.js';
 import type { ShutdownAnswer } from '../http/routes/shutdown.js';
 import { buildServer } from '../http/server.js';
 import { LocalJobs } from '../jobs/local-jobs.js';
@@ -11,9 +12,10 @@ import { listen, stopOnSignals } from './serve.js';
 /** ROLE=standalone (the default): one process takes requests and runs their jobs; no other service needed. */
 export async function runStandalone(context: RoleContext): Promise<void> {
   const { config, logger, store } = context;
-  const host = await setUpAgentHost(context);
-  const { jobs } = host;
   const metrics = new WorkerMetrics();
+  const handback = new MemoryHandback(config.credentialsHandbackTtlMs);
+  const host = await setUpAgentHost(context, { handback, metrics });
+  const { jobs } = host;
   observeJobs(metrics, jobs);
   const app = buildServer({
     config,
@@ -24,6 +26,7 @@ export async function runStandalone(context: RoleContext): Promise<void> {
     isolation: host.isolation,
     metrics,
     readiness: context.readiness,
+    handback,
     requestShutdown: () => answerShutdownRequest(),
   });
 

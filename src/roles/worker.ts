@@ -1,3 +1,4 @@
+import { RedisHandback } from '../credentials/redis-handback.js';
 import { buildServer } from '../http/server.js';
 import { LocalJobs } from '../jobs/local-jobs.js';
 import { WorkerMetrics } from '../metrics/metrics.js';
@@ -16,10 +17,12 @@ import { listen, stopOnSignals } from './serve.js';
  */
 export async function runWorker(context: RoleContext): Promise<void> {
   const { config, logger, store } = context;
-  const host = await setUpAgentHost(context);
-  const { jobs } = host;
   const redis = await openQueue(config, 'durable');
   const metrics = new WorkerMetrics();
+  // Refreshed logins wait in Redis, sealed, for whichever gateway the client asks.
+  const handback = new RedisHandback(redis.commands, redis.encryptionKey, config.credentialsHandbackTtlMs);
+  const host = await setUpAgentHost(context, { handback, metrics });
+  const { jobs } = host;
   observeJobs(metrics, jobs);
   const providers = new ProviderRegistry();
   const queueWorker = new QueueWorker({
@@ -44,6 +47,7 @@ export async function runWorker(context: RoleContext): Promise<void> {
     isolation: host.isolation,
     metrics,
     readiness: context.readiness,
+    handback,
     requestShutdown: () => ({ exiting: false, message: 'Nothing happens: a queue worker stops on SIGTERM, or after a job with EXIT_AFTER_JOB.' }),
   });
 

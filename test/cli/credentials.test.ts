@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { findCredentials, findGithubToken } from '../../src/cli/credentials.js';
+import { findCredentials, findGithubToken, saveRefreshedClaudeLogin } from '../../src/cli/credentials.js';
 import { makeTempDir } from '../fixtures/temp.js';
 import { OAUTH_CREDENTIALS } from '../jobs/helpers.js';
 import { writeClaudeLogin } from './helpers.js';
@@ -70,5 +70,18 @@ describe('cli: credentials discovery', () => {
     assert.equal(findGithubToken({ GITHUB_TOKEN: 'a', GH_TOKEN: 'b' }), 'a');
     assert.equal(findGithubToken({ GH_TOKEN: 'b' }), 'b');
     assert.equal(findGithubToken({}), undefined);
+  });
+
+  it('a login the worker refreshed is written back into its file, keeping every other field; an env variable is not', async () => {
+    await using home = await makeTempDir('cli-home');
+    await writeClaudeLogin(home.path, { ...OAUTH_CREDENTIALS, mcpOAuth: { other: 'kept' } });
+    const file = join(home.path, '.claude', '.credentials.json');
+    const login = { accessToken: 'sk-ant-oat01-NEW', refreshToken: 'sk-ant-ort01-NEW', expiresAt: 4102444800000 };
+    assert.equal(await saveRefreshedClaudeLogin(file, login), true);
+    const saved = JSON.parse(await readFile(file, 'utf8'));
+    assert.deepEqual(saved.claudeAiOauth, { ...OAUTH_CREDENTIALS.claudeAiOauth, ...login }, 'the scopes are kept, the tokens replaced');
+    assert.deepEqual(saved.mcpOAuth, { other: 'kept' });
+    assert.equal((await stat(file)).mode & 0o777, 0o600, 'readable by its owner only');
+    assert.equal(await saveRefreshedClaudeLogin('CLAUDE_CODE_OAUTH_TOKEN', login), false);
   });
 });

@@ -148,6 +148,8 @@ describe('Codex jobs through the worker with the real codex binary', () => {
       inputTokens: 2 * (FAKE_USAGE.input_tokens - FAKE_USAGE.cached_input_tokens),
       outputTokens: 2 * FAKE_USAGE.output_tokens,
       cacheReadInputTokens: 2 * FAKE_USAGE.cached_input_tokens,
+      // Counted by the model proxy from the fake's answers (issue #12).
+      modelCalls: 2,
       cacheCreationInputTokens: 0,
     });
 

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { register as globalRegistry } from 'prom-client';
 import { loadConfig } from '../../src/config/env.js';
+import { MemoryHandback } from '../../src/credentials/memory-handback.js';
 import type { NumberedEvent, WorkerEvent } from '../../src/events/registry.js';
 import { buildServer } from '../../src/http/server.js';
 import { WorkerUser } from '../../src/isolation/worker-user.js';
@@ -120,8 +121,10 @@ describe('GET /metrics on the HTTP API (buildServer)', () => {
     await store.init();
     const redactor = new Redactor();
     const logger = createLogger('silent', redactor);
-    const jobs = new JobManager({ config, store, redactor, logger }, [new WorkerUser()]);
+    const handback = new MemoryHandback(60_000);
+    const jobs = new JobManager({ config, store, redactor, logger, handback }, [new WorkerUser()]);
     app = buildServer({
+      handback,
       config,
       logger,
       jobs: new LocalJobs(jobs),

@@ -22,7 +22,12 @@ export function registerExecuteRoute(app: FastifyInstance, { config, jobs, provi
       onEventSent: () => metrics.eventsRelayed(),
       headers: { 'X-Container-ID': CONTAINER_ID, 'X-Session-ID': job.sessionId },
     });
-    const unsubscribe = job.feed.subscribe(job.firstEventId - 1, (event) => stream.send(event), () => stream.close());
+    const unsubscribe = job.feed.subscribe(
+      job.firstEventId - 1,
+      (event) => stream.send(event),
+      () => stream.close(),
+      (event) => stream.sendLiveOnly(event),
+    );
     stream.onClose(unsubscribe);
   });
 }

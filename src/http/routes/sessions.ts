@@ -6,13 +6,13 @@ import { settleLostSession } from '../../jobs/lost-session.js';
 import { invalidSessionIdParam, isValidSessionId } from '../../sessions/session-id.js';
 import type { SessionMetadata, SessionStore } from '../../storage/types.js';
 import { CONTAINER_ID } from '../container-id.js';
-import type { SessionAborted, SessionDeleted, SessionDetails, SessionList } from '../responses.js';
+import type { SessionAborted, SessionCredentials, SessionDeleted, SessionDetails, SessionList } from '../responses.js';
 import type { ServerDeps } from '../server.js';
 import { openSseStream, parseLastEventId, type SseStream } from '../sse.js';
 
 type SessionParams = { Params: { id: string } };
 
-export function registerSessionRoutes(app: FastifyInstance, { config, jobs, store, logger, metrics }: ServerDeps): void {
+export function registerSessionRoutes(app: FastifyInstance, { config, jobs, store, logger, metrics, handback }: ServerDeps): void {
   /** The session as it stands: a `running` one whose worker is gone is settled as `interrupted` first. */
   const current = async (metadata: SessionMetadata): Promise<SessionMetadata> => {
     if (metadata.status !== 'running' || (await jobs.find(metadata.sessionId))) return metadata;
@@ -60,7 +60,12 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
       headers: { 'X-Container-ID': CONTAINER_ID, 'X-Session-ID': id },
     });
     if (job) {
-      const unsubscribe = job.feed.subscribe(afterId, (event) => stream.send(event), () => stream.close());
+      const unsubscribe = job.feed.subscribe(
+        afterId,
+        (event) => stream.send(event),
+        () => stream.close(),
+        (event) => stream.sendLiveOnly(event),
+      );
       stream.onClose(unsubscribe);
       return;
     }
@@ -91,6 +96,14 @@ export function registerSessionRoutes(app: FastifyInstance, { config, jobs, stor
     }
     return { sessionId: id, aborted: true };
   };
+
+  app.get<SessionParams>('/sessions/:id/credentials', async (request, reply): Promise<SessionCredentials> => {
+    const id = sessionIdParam(request.params.id);
+    const credentials = await handback.take(id);
+    if (!credentials) throw new WorkerError('CREDENTIALS_NOT_FOUND');
+    reply.header('Cache-Control', 'no-store');
+    return { sessionId: id, ...credentials };
+  });
 
   app.post<SessionParams>('/sessions/:id/abort', async (request) => abort(sessionIdParam(request.params.id)));
 
