@@ -13,19 +13,12 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { ModelProxy } from '../src/model-proxy/model-proxy.js';
+import { QUIET_ENV } from '../src/providers/claude-code.js';
 import { startFakeAnthropic, type FakeReply, type ScriptContext } from '../test/fixtures/fake-anthropic.js';
 import { fmt, median, table, tempDir } from './lib.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 12);
 const API_KEY = 'sk-ant-api03-BENCHMARK-JOB-KEY-000000';
-const QUIET_ENV: Record<string, string> = {
-  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-  DISABLE_AUTOUPDATER: '1',
-  DISABLE_TELEMETRY: '1',
-  DISABLE_ERROR_REPORTING: '1',
-  DISABLE_BUG_COMMAND: '1',
-  CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY: '1',
-};
 
 type Side = 'direct' | 'proxied';
 

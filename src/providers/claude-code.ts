@@ -31,7 +31,7 @@ const STATE_TRANSCRIPTS = join('claude-code', 'transcripts');
  * Env that keeps the binary quiet and self-contained: no auto-update, telemetry, error
  * reporting, surveys or other non-essential calls to Anthropic's services.
  */
-const QUIET_ENV: Record<string, string> = {
+export const QUIET_ENV: Readonly<Record<string, string>> = {
   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
   DISABLE_AUTOUPDATER: '1',
   DISABLE_TELEMETRY: '1',

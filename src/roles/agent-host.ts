@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CredentialHandback } from '../credentials/handback.js';
-import { AgentEgress, AgentNetworkUnavailableError, probeEgressSupport } from '../isolation/egress.js';
+import { AgentEgress, AgentNetworkUnavailableError, probeEgressSupport, removeAgentEgressRules } from '../isolation/egress.js';
 import { setUpIsolation } from '../isolation/setup.js';
 import type { IsolationStatus } from '../isolation/types.js';
 import { protectWorkerFiles } from '../isolation/worker-files.js';
@@ -26,6 +26,8 @@ export interface AgentHost {
    * next container has a fresh workspace, so leaving now would lose them (issue #11).
    */
   saveEverySessionBeforeExit(): Promise<void>;
+  /** After the last job: takes the agents' firewall rules down (AGENT_NETWORK=proxy-only). */
+  close(): Promise<void>;
 }
 
 export interface AgentHostOptions {
@@ -59,7 +61,10 @@ export async function setUpAgentHost(
     logger: logger.child({ component: 'model-proxy' }),
     onCall: (call) => metrics.modelCall(call),
   });
-  const egress = config.agentNetwork === 'proxy-only' ? await fenceInAgents(isolation.status, modelProxy, logger) : undefined;
+  const egress =
+    config.agentNetwork === 'proxy-only'
+      ? await fenceInAgents(isolation.status, modelProxy, logger)
+      : await unfenceAgents(isolation.status);
   const jobs = new JobManager({ config, store, redactor, logger, modelProxy, handback, egress }, isolation.users);
   const cache = new LocalSessionCache({
     workspaceDir: config.workspaceDir,
@@ -93,6 +98,9 @@ export async function setUpAgentHost(
       );
       unblock();
     },
+    async close() {
+      await egress?.close().catch((error: unknown) => logger.warn({ err: error }, 'could not remove the agents\' firewall rules'));
+    },
   };
 }
 
@@ -101,4 +109,14 @@ async function fenceInAgents(isolation: IsolationStatus, modelProxy: ModelProxy,
   const support = await probeEgressSupport(isolation);
   if (!support.ok) throw new AgentNetworkUnavailableError(support.reason);
   return AgentEgress.setUp({ uids: isolation.uids ?? [], proxyPort: Number(new URL(modelProxy.url).port), logger });
+}
+
+/**
+ * AGENT_NETWORK=open: a proxy-only worker killed before it could clean up leaves its uids'
+ * chains behind, which would cut this worker's agents off from everything but that worker's
+ * old proxy port. The uids are ours now (uid-pool.ts), so their leftovers are ours to remove.
+ */
+async function unfenceAgents(isolation: IsolationStatus): Promise<undefined> {
+  if (isolation.mode === 'uid' && isolation.uids) await removeAgentEgressRules(isolation.uids).catch(() => {});
+  return undefined;
 }

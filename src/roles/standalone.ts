@@ -33,6 +33,7 @@ export async function runStandalone(context: RoleContext): Promise<void> {
   const stop = stopOnSignals(context, async (reason) => {
     await jobs.shutdown(config.shutdownGraceMs);
     if (reason === 'EXIT_AFTER_JOB') await host.saveEverySessionBeforeExit();
+    await host.close();
     await app.close();
   });
 

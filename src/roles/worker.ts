@@ -57,6 +57,7 @@ export async function runWorker(context: RoleContext): Promise<void> {
     await jobs.shutdown(config.shutdownGraceMs);
     await closing;
     if (reason === 'EXIT_AFTER_JOB') await host.saveEverySessionBeforeExit();
+    await host.close();
     await app.close();
     await redis.close();
   });

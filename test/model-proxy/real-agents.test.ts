@@ -10,6 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { ModelProxy } from '../../src/model-proxy/model-proxy.js';
+import { QUIET_ENV } from '../../src/providers/claude-code.js';
 import { buildConfigToml } from '../../src/providers/codex.js';
 import type { UpstreamCredential } from '../../src/model-proxy/types.js';
 import { startFakeAnthropic, type RecordedRequest } from '../fixtures/fake-anthropic.js';
@@ -19,16 +20,6 @@ import { makeTempDir } from '../fixtures/temp.js';
 const ANTHROPIC_KEY = 'sk-ant-api03-real-agent-key-0123456789';
 const OPENAI_KEY = 'sk-proj-real-agent-key-0123456789';
 const OAUTH = { accessToken: 'sk-ant-oat01-real-agent-access', refreshToken: 'sk-ant-ort01-real-agent-refresh', expiresAt: Date.now() + 3600_000, scopes: ['user:inference'] };
-
-/** The `claude` env of src/providers/claude-code.ts that turns off every non-model call. */
-const QUIET_ENV: Record<string, string> = {
-  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-  DISABLE_AUTOUPDATER: '1',
-  DISABLE_TELEMETRY: '1',
-  DISABLE_ERROR_REPORTING: '1',
-  DISABLE_BUG_COMMAND: '1',
-  CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY: '1',
-};
 
 interface LogLine {
   msg: string;
