@@ -99,4 +99,16 @@ describe('AGENT_NETWORK=proxy-only through a real worker (issue #12)', { skip: S
     }
     assert.ok(fake.mainRequests().length >= 2, 'the agent reached its model through the proxy');
   });
+
+  it('a stopped worker takes its agents\' rules down', async () => {
+    const uids = ((await (await fetch(`${worker.url}/health`)).json()) as { isolation: { uids: number[] } }).isolation.uids;
+    assert.ok(uids.length > 0);
+    assert.match(iptablesRules(), new RegExp(`ACW-AGENT-${uids[0]}`), 'the rules are in place while the worker runs');
+    await worker.dispose();
+    for (const uid of uids) assert.doesNotMatch(iptablesRules(), new RegExp(`ACW-AGENT-${uid}\\b`), `uid ${uid} is open again`);
+  });
 });
+
+function iptablesRules(): string {
+  return spawnSync('iptables', ['-w', '-S'], { encoding: 'utf8' }).stdout;
+}
