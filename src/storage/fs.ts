@@ -12,6 +12,7 @@ import { decodeEventLog, encodeEventLog } from './event-log-codec.js';
 import { DigestStream, extractVerified, parsePointer, type ArchivePointer } from './integrity.js';
 import { acquireFsLease } from './lease.js';
 import type { Lease, SessionMetadata, SessionStore } from './types.js';
+import { UnreleasedLeases } from './unreleased-leases.js';
 
 const METADATA = 'metadata.json';
 const EVENTS = 'events.jsonl';
@@ -27,6 +28,8 @@ const ARCHIVE_FILE = /^archive-[0-9a-z-]+\.tar$/;
  */
 export class FsSessionStore implements SessionStore {
   readonly kind = 'fs' as const;
+
+  private readonly unreleased = new UnreleasedLeases();
 
   constructor(private readonly root: string) {}
 
@@ -112,7 +115,7 @@ export class FsSessionStore implements SessionStore {
   }
 
   async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease | undefined> {
-    return acquireFsLease(sessionId, this.dir(sessionId), owner, ttlMs);
+    return this.unreleased.acquire(sessionId, owner, () => acquireFsLease(sessionId, this.dir(sessionId), owner, ttlMs));
   }
 
   async deleteSession(sessionId: string): Promise<boolean> {

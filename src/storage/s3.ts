@@ -28,6 +28,7 @@ import {
 } from './integrity.js';
 import { acquireS3Lease, statusOf } from './s3-lease.js';
 import type { Lease, SessionMetadata, SessionStore } from './types.js';
+import { UnreleasedLeases } from './unreleased-leases.js';
 
 export interface S3StoreOptions {
   /** `host:port` or a URL; a bare host gets http/https from `useSsl`. */
@@ -74,6 +75,7 @@ export class S3SessionStore implements SessionStore {
   private readonly pageSize: number;
   private readonly partSize: number;
   private readonly encoding: ArchiveEncoding;
+  private readonly unreleased = new UnreleasedLeases();
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -226,7 +228,9 @@ export class S3SessionStore implements SessionStore {
   }
 
   async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease | undefined> {
-    return acquireS3Lease({ client: this.client, bucket: this.bucket, key: this.key(sessionId, LEASE) }, sessionId, owner, ttlMs);
+    return this.unreleased.acquire(sessionId, owner, () =>
+      acquireS3Lease({ client: this.client, bucket: this.bucket, key: this.key(sessionId, LEASE) }, sessionId, owner, ttlMs),
+    );
   }
 
   private key(sessionId: string, name: string): string {
