@@ -63,7 +63,8 @@ const json = (name: string, schema: z.ZodType) => ({ json: { name, schema } });
 const streamDescription =
   'Server-Sent Events. Each frame is `id: <n>` and `data: <one-line JSON WorkerEvent>`; `n` counts from 1 within ' +
   'a session and keeps counting across its resumes. A `: keep-alive` comment is sent every KEEPALIVE_MS. The ' +
-  'stream ends after a `completed` or `error` event.';
+  'stream ends after a `completed` or `error` event. Live-only events (`credentials_updated`) come as ' +
+  '`event: <type>` frames without an `id:`: they are never stored or replayed.';
 
 export const OPERATIONS: Record<string, OperationSpec> = {
   'GET /health': {
