@@ -179,4 +179,28 @@ describe('client: re-attaching (scripted worker)', () => {
       await worker.close();
     }
   });
+
+  it('yields a live-only frame (no id, named event) as `liveOnly` without moving Last-Event-ID (issue #12)', async () => {
+    const login = { type: 'credentials_updated', timestamp: new Date(0).toISOString(), accessToken: 'sk-ant-oat01-new', refreshToken: 'sk-ant-ort01-new', expiresAt: 1 };
+    const liveOnly = `event: credentials_updated\ndata: ${JSON.stringify(login)}\n\n`;
+    const worker = await scriptedWorker({
+      execute: [sse([connected(1), liveOnly], 'break')],
+      stream: [sse([completed(2)])],
+    });
+    try {
+      const events = await collect(worker.client().execute(jobRequest('x')));
+      assert.deepEqual(
+        events.map((item) => [item.id, item.event.type, item.liveOnly ?? false]),
+        [
+          [1, 'connected', false],
+          [1, 'credentials_updated', true],
+          [2, 'completed', false],
+        ],
+      );
+      assert.equal((events[1]!.event as { accessToken?: string }).accessToken, 'sk-ant-oat01-new');
+      assert.equal(worker.requests[1]!.lastEventId, '1', 're-attached after the last numbered event');
+    } finally {
+      await worker.close();
+    }
+  });
 });

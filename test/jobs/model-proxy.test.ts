@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { createClient } from '../../src/client/index.js';
 import { startFakeAnthropic, type FakeAnthropic, type FakeReply, type ScriptContext } from '../fixtures/fake-anthropic.js';
 import { startFakeOauth, type FakeOauth } from '../fixtures/fake-oauth.js';
 import { inputText, startFakeOpenAI, type FakeOpenAI, type FakeOpenAIReply, type RecordedRequest } from '../fixtures/fake-openai.js';
@@ -216,6 +217,7 @@ describe('the model proxy: the agent never holds the user\'s credential (issue #
     const second = await request(`${worker.url}/sessions/proxy-oauth/credentials`);
     assert.equal(second.status, 404, 'handed back once');
     assert.equal((second.json as { code: string }).code, 'CREDENTIALS_NOT_FOUND');
+    assert.equal(await createClient({ baseUrl: worker.url }).takeCredentials('proxy-oauth'), undefined, 'the client reads the 404 as none');
   });
 
   it('a refresh the token endpoint refuses ends the job with AUTH_ERROR, and the session is saved', async () => {
