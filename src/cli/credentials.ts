@@ -1,5 +1,6 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import { writeFileAtomic } from '../storage/atomic-file.js';
 
 export type CliProvider = 'claude' | 'codex';
 
@@ -105,9 +106,7 @@ export async function saveRefreshedClaudeLogin(
   const json = (await readJsonFile(source)) ?? {};
   const previous = isRecord(json.claudeAiOauth) ? json.claudeAiOauth : {};
   const updated = { ...json, claudeAiOauth: { ...previous, ...definedFields(login) } };
-  const temporary = `${source}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(updated, null, 2)}\n`, { mode: 0o600 });
-  await rename(temporary, source);
+  await writeFileAtomic(source, `${JSON.stringify(updated, null, 2)}\n`);
   return true;
 }
 

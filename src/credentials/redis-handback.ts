@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { openPayload, sealPayload } from '../queue/job-payload.js';
+import { keys } from '../queue/keys.js';
 import { checkHandbackTtl, type CredentialHandback, type HandbackCredentials } from './handback.js';
 
 /**
@@ -10,11 +11,6 @@ import { checkHandbackTtl, type CredentialHandback, type HandbackCredentials } f
  * cannot be moved to another session. Redis expires it (`PX`); `GETDEL` (Redis >= 6.2)
  * makes the read one-time even when two gateways ask at once.
  */
-
-/** Our Redis key for a session's handback (the `acw:` names of src/queue/keys.ts). */
-export function handbackKey(sessionId: string): string {
-  return `acw:credentials:${sessionId}`;
-}
 
 const Sealed = z.object({
   accessToken: z.string().min(1),
@@ -36,12 +32,12 @@ export class RedisHandback implements CredentialHandback {
 
   async put(sessionId: string, credentials: HandbackCredentials): Promise<void> {
     const sealed = sealPayload(JSON.stringify(credentials), this.key, sessionId);
-    await this.redis.set(handbackKey(sessionId), sealed, 'PX', this.ttlMs);
+    await this.redis.set(keys.credentials(sessionId), sealed, 'PX', this.ttlMs);
   }
 
   /** Throws SealedPayloadError when the value was sealed under another key (the value is gone either way). */
   async take(sessionId: string): Promise<HandbackCredentials | undefined> {
-    const sealed = await this.redis.getdel(handbackKey(sessionId));
+    const sealed = await this.redis.getdel(keys.credentials(sessionId));
     if (sealed === null) return undefined;
     const parsed = Sealed.parse(JSON.parse(openPayload(sealed, this.key, sessionId)));
     const credentials: HandbackCredentials = { accessToken: parsed.accessToken };

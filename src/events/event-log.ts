@@ -48,18 +48,12 @@ export class SessionEventLog {
 
   /**
    * Sends a live-only event to the subscribers connected now: no id, not kept, not
-   * redacted (it is the secret the client must receive). False when nobody got it.
+   * redacted (it is the secret the client must receive).
    */
-  sendLiveOnly(input: Omit<LiveOnlyEvent, 'timestamp'>): boolean {
-    if (this.ended) return false;
+  sendLiveOnly(input: Omit<LiveOnlyEvent, 'timestamp'>): void {
+    if (this.ended) return;
     const event = { ...input, timestamp: new Date().toISOString() } as LiveOnlyEvent;
-    let delivered = false;
-    for (const { onLiveOnly } of [...this.listeners]) {
-      if (!onLiveOnly) continue;
-      onLiveOnly(event);
-      delivered = true;
-    }
-    return delivered;
+    for (const { onLiveOnly } of [...this.listeners]) onLiveOnly?.(event);
   }
 
   /** Every event so far, in order. */

@@ -20,8 +20,6 @@ export interface ModelAccess {
   readonly credentials: ParsedCredentials;
   /** The agent's base environment: the model endpoint to use. */
   readonly env: Record<string, string>;
-  /** True when the agent goes through the model proxy (it holds no real credential). */
-  readonly proxied: boolean;
   /** The `completed` event's usage: the proxy's exact counts, the agent's cost. */
   usage(agentUsage: ProviderUsage | undefined): ProviderUsage | undefined;
   /** Revokes the job's token and forgets its secrets; idempotent. */
@@ -35,12 +33,11 @@ export type ModelAccessDeps = Pick<JobDeps, 'config' | 'redactor' | 'logger'> & 
 
 export function openModelAccess(job: Job, deps: ModelAccessDeps): ModelAccess {
   const { request } = job;
-  const plan = deps.modelProxy ? request.provider.proxyPlan?.(request.credentials) : undefined;
+  const plan = request.provider.proxyPlan?.(request.credentials);
   if (!plan || !deps.modelProxy) {
     return {
       credentials: request.credentials,
       env: { ...deps.config.agentEnv },
-      proxied: false,
       usage: (agentUsage) => agentUsage,
       close: async () => {},
     };
@@ -79,7 +76,6 @@ export function openModelAccess(job: Job, deps: ModelAccessDeps): ModelAccess {
   return {
     credentials: plan.agentCredentials(grant.token),
     env,
-    proxied: true,
     usage: (agentUsage) => usageOf(grant.usage(), agentUsage),
     async close() {
       if (closed) return;

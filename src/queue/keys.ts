@@ -15,6 +15,8 @@ export const keys = {
   alive: (jobId: string) => `acw:alive:${jobId}`,
   /** Set by an abort, read by the worker when it takes or runs the job. */
   abort: (jobId: string) => `acw:abort:${jobId}`,
+  /** A login a job refreshed, sealed, until GET /sessions/:id/credentials takes it (credentials/redis-handback.ts). */
+  credentials: (sessionId: string) => `acw:credentials:${sessionId}`,
   /** Pub/sub: aborts for whichever worker runs the job. */
   abortChannel: 'acw:abort',
 } as const;

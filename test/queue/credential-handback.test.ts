@@ -5,8 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { checkHandbackTtl, handbackFromOauth, type CredentialHandback, type HandbackCredentials } from '../../src/credentials/handback.js';
 import { MemoryHandback } from '../../src/credentials/memory-handback.js';
-import { handbackKey, RedisHandback } from '../../src/credentials/redis-handback.js';
+import { RedisHandback } from '../../src/credentials/redis-handback.js';
 import { SealedPayloadError } from '../../src/queue/job-payload.js';
+import { keys } from '../../src/queue/keys.js';
 import { startRedisServer, type RedisTestServer } from '../fixtures/redis-server.js';
 
 const SHORT_TTL_MS = 150;
@@ -191,21 +192,21 @@ describe('credential handback: redis specifics', () => {
     const creds = credentials();
     await handback.put(id, creds);
     const dump = await redis.server().dumpKeyspace();
-    assert.match(dump, new RegExp(`^${handbackKey(id)} string `, 'm'));
+    assert.match(dump, new RegExp(`^${keys.credentials(id)} string `, 'm'));
     for (const secret of [creds.accessToken, creds.refreshToken!, 'HANDBACKACCESS', 'HANDBACKREFRESH', 'sk-ant-']) {
       assert.ok(!dump.includes(secret), `Redis holds ${secret} in plain text`);
     }
-    const stored = (await redis.client().get(handbackKey(id)))!;
+    const stored = (await redis.client().get(keys.credentials(id)))!;
     assert.ok(!Buffer.from(stored, 'base64').toString('latin1').includes('HANDBACK'), 'not merely encoded');
     assert.deepEqual(await handback.take(id), creds);
-    assert.equal(await redis.client().exists(handbackKey(id)), 0, 'the read deleted the key');
+    assert.equal(await redis.client().exists(keys.credentials(id)), 0, 'the read deleted the key');
   });
 
   it('sets the expiry on the key itself (PX)', async () => {
     const handback = new RedisHandback(redis.client(), redis.key, 30_000);
     const id = sessionId();
     await handback.put(id, credentials());
-    const pttl = await redis.client().pttl(handbackKey(id));
+    const pttl = await redis.client().pttl(keys.credentials(id));
     assert.ok(pttl > 25_000 && pttl <= 30_000, `pttl ${pttl}`);
     await handback.take(id);
   });
@@ -215,13 +216,13 @@ describe('credential handback: redis specifics', () => {
     await new RedisHandback(redis.client(), redis.key, 60_000).put(id, credentials());
     const stranger = new RedisHandback(redis.client(), randomBytes(32), 60_000);
     await assert.rejects(stranger.take(id), SealedPayloadError);
-    assert.equal(await redis.client().exists(handbackKey(id)), 0, 'one read, even a failed one');
+    assert.equal(await redis.client().exists(keys.credentials(id)), 0, 'one read, even a failed one');
 
     const [from, to] = [sessionId(), sessionId()];
     const handback = new RedisHandback(redis.client(), redis.key, 60_000);
     await handback.put(from, credentials());
-    const sealed = (await redis.client().get(handbackKey(from)))!;
-    await redis.client().set(handbackKey(to), sealed, 'PX', 60_000);
+    const sealed = (await redis.client().get(keys.credentials(from)))!;
+    await redis.client().set(keys.credentials(to), sealed, 'PX', 60_000);
     await assert.rejects(handback.take(to), SealedPayloadError);
   });
 });
